@@ -1,0 +1,12 @@
+# The two commands: `make dev` serves the whole stack on http://localhost:8000,
+# `make test` runs every test (CI runs it through .ci/run).
+.PHONY: dev test stop
+
+dev:
+	scripts/dev.sh
+
+test:
+	scripts/test.sh
+
+stop:
+	scripts/dynamodb.sh stop 8100

@@ -1,0 +1,85 @@
+//! `POST /auth/signup`: creates a customer with a password and logs them in (201).
+//! A phone that already has a customer is a 409.
+
+use chrono::Utc;
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use omnisession::AppState;
+use omnisession::channel::Channel;
+use omnisession::error::ApiError;
+use omnisession::http::{self, HttpResult};
+use omnisession::model::{parse_name, parse_profile_field, rfc3339};
+use omnisession::passwords::Password;
+use omnisession::phone::PhoneNumber;
+use omnisession::sessions;
+use omnisession::store::{CreateCustomer, CustomerItem};
+use omnisession::token::Level;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct SignupRequest {
+    name: String,
+    phone_number: String,
+    password: String,
+    #[serde(default)]
+    age: Option<u32>,
+    #[serde(default)]
+    gender: Option<String>,
+    #[serde(default)]
+    city: Option<String>,
+    #[serde(default)]
+    building_name: Option<String>,
+    #[serde(default)]
+    address_landmark: Option<String>,
+    channel: Channel,
+}
+
+const MAX_AGE: u32 = 130;
+
+pub async fn signup(state: &AppState, req: &Request) -> HttpResult {
+    let body: SignupRequest = http::parse_json(req, state.config.max_body_bytes)?;
+    let channel = super::password_channel(body.channel)?;
+    let name = parse_name(&body.name).map_err(|e| ApiError::field("name", e))?;
+    let phone = PhoneNumber::parse(&body.phone_number, state.config.phone_region)
+        .map_err(|e| ApiError::field("phone_number", e))?;
+    let password = Password::parse(body.password).map_err(|e| ApiError::field("password", e))?;
+    if body.age.is_some_and(|age| age == 0 || age > MAX_AGE) {
+        return Err(ApiError::field(
+            "age",
+            format!("must be from 1 to {MAX_AGE}"),
+        ));
+    }
+    let profile = |field: &str, value: Option<String>| {
+        parse_profile_field(value).map_err(|e| ApiError::field(field, e))
+    };
+
+    let now = rfc3339(Utc::now());
+    let mut customer = CustomerItem::new(CustomerItem::generate_id(), &phone, name, &now);
+    customer.age = body.age;
+    customer.gender = profile("gender", body.gender)?;
+    customer.city = profile("city", body.city)?;
+    customer.building_name = profile("building_name", body.building_name)?;
+    customer.address_landmark = profile("address_landmark", body.address_landmark)?;
+    customer.password_hash = Some(
+        state
+            .passwords
+            .hash(&password)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+
+    loop {
+        match state.store.create_customer(&customer).await? {
+            CreateCustomer::Created => break,
+            CreateCustomer::PhoneTaken => {
+                return Err(ApiError::Conflict(
+                    "phone number is already registered".into(),
+                ));
+            }
+            // A random 64-bit id collided: draw another.
+            CreateCustomer::IdTaken => customer.customer_id = CustomerItem::generate_id(),
+        }
+    }
+    let entered = sessions::enter(state, &customer, channel, Level::Password).await?;
+    Ok(http::json(StatusCode::CREATED, &entered))
+}

@@ -1,0 +1,14 @@
+//! `GET /session/restore`: the token's session, with its expiry slid (written at most
+//! once an hour, so a restore is usually one read).
+
+use lambda_http::Request;
+use omnisession::AppState;
+use omnisession::http::{self, HttpResult};
+use omnisession::sessions;
+use serde_json::json;
+
+pub async fn restore(state: &AppState, req: &Request) -> HttpResult {
+    let authed = sessions::authenticate(state, http::session_token(req)).await?;
+    let session = sessions::touch(state, authed.session).await?;
+    http::ok(&json!({ "session": sessions::view(&session, authed.login.channel) }))
+}

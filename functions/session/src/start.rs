@@ -1,0 +1,86 @@
+//! `POST /session/start {phone, channel, customer_id?}`: a registered kiosk (by
+//! `X-Kiosk-Key`) or a holder of a token of the same phone creates or joins the phone's
+//! session.
+
+use lambda_http::Request;
+use omnisession::AppState;
+use omnisession::channel::Channel;
+use omnisession::error::ApiError;
+use omnisession::http::{self, HttpResult};
+use omnisession::model::deserialize_customer_id;
+use omnisession::phone::PhoneNumber;
+use omnisession::sessions;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct StartRequest {
+    phone: String,
+    channel: Channel,
+    #[serde(default, deserialize_with = "deserialize_customer_id")]
+    customer_id: Option<String>,
+}
+
+pub async fn start(state: &AppState, req: &Request) -> HttpResult {
+    let kiosk = match http::header(req, http::KIOSK_KEY) {
+        Some(key) if state.config.kiosk_keys.contains(key) => true,
+        Some(_) => {
+            return Err(ApiError::Unauthorized(
+                "X-Kiosk-Key is not a registered kiosk key",
+            ));
+        }
+        None if http::session_token(req).is_some() => false,
+        None => {
+            return Err(ApiError::Unauthorized(
+                "a registered kiosk's X-Kiosk-Key or a session token of the same phone is required",
+            ));
+        }
+    };
+    let body: StartRequest = http::parse_json(req, state.config.max_body_bytes)?;
+    let phone = PhoneNumber::parse(&body.phone, state.config.phone_region)
+        .map_err(|e| ApiError::field("phone", e))?;
+
+    if kiosk {
+        if body.channel != Channel::Kiosk {
+            return Err(ApiError::Forbidden(
+                "a kiosk key can only start kiosk sessions",
+            ));
+        }
+        let entered = sessions::phone_login(
+            state,
+            &phone,
+            None,
+            body.customer_id.as_deref(),
+            Channel::Kiosk,
+        )
+        .await?;
+        return http::ok(&entered);
+    }
+
+    // A logged-in customer opening another channel: the new login is worth what the
+    // presented one was.
+    let authed = sessions::authenticate(state, http::session_token(req)).await?;
+    if authed.session.phone != phone.as_str() {
+        return Err(ApiError::Forbidden(
+            "the session token belongs to another phone number",
+        ));
+    }
+    let customer = state
+        .store
+        .customer_by_phone(&phone)
+        .await?
+        .ok_or(ApiError::Unauthorized(
+            "the customer of this session no longer exists",
+        ))?;
+    if body
+        .customer_id
+        .as_ref()
+        .is_some_and(|id| *id != customer.customer_id)
+    {
+        return Err(ApiError::field(
+            "customer_id",
+            "does not belong to this phone number",
+        ));
+    }
+    let entered = sessions::enter(state, &customer, body.channel, authed.login.level).await?;
+    http::ok(&entered)
+}

@@ -1,0 +1,98 @@
+//! `POST /session/update {messages?, cart?, recommended_skus?, summary?}`: appends chat
+//! messages, replaces the cart, records recommended SKUs, sets the summary, in one
+//! atomic write that never overwrites a concurrent writer's messages or SKUs.
+
+use chrono::Utc;
+use lambda_http::Request;
+use omnisession::AppState;
+use omnisession::error::ApiError;
+use omnisession::http::{self, HttpResult};
+use omnisession::model::{CartItem, ChatMessage, NewMessage, Sku, limits, parse_summary, rfc3339};
+use omnisession::sessions;
+use omnisession::store::SessionChanges;
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+struct UpdateRequest {
+    #[serde(default)]
+    messages: Option<Vec<NewMessage>>,
+    #[serde(default)]
+    cart: Option<Vec<CartItem>>,
+    #[serde(default)]
+    recommended_skus: Option<Vec<Sku>>,
+    #[serde(default)]
+    summary: Option<String>,
+}
+
+fn at_most<T>(field: &str, list: &Option<Vec<T>>, max: usize) -> Result<(), ApiError> {
+    match list {
+        Some(items) if items.len() > max => Err(ApiError::field(
+            field,
+            format!("may hold at most {max} items"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub async fn update(state: &AppState, req: &Request) -> HttpResult {
+    let authed = sessions::authenticate(state, http::session_token(req)).await?;
+    let body: UpdateRequest = http::parse_json(req, state.config.max_body_bytes)?;
+    at_most("messages", &body.messages, limits::MESSAGES_PER_UPDATE)?;
+    at_most("cart", &body.cart, limits::CART_ITEMS)?;
+    at_most(
+        "recommended_skus",
+        &body.recommended_skus,
+        limits::RECOMMENDED_SKUS,
+    )?;
+    let summary = body
+        .summary
+        .map(parse_summary)
+        .transpose()
+        .map_err(|e| ApiError::field("summary", e))?;
+    if body.messages.is_none()
+        && body.cart.is_none()
+        && body.recommended_skus.is_none()
+        && summary.is_none()
+    {
+        return Err(ApiError::Invalid(
+            "nothing to update: send at least one of messages, cart, recommended_skus, summary"
+                .into(),
+        ));
+    }
+
+    let now = Utc::now();
+    let at = rfc3339(now);
+    let channel = authed.login.channel;
+    let mut skus: Vec<Sku> = Vec::new();
+    for sku in body.recommended_skus.unwrap_or_default() {
+        // A SKU named twice counts once, at its last position.
+        skus.retain(|s| *s != sku);
+        skus.push(sku);
+    }
+    let changes = SessionChanges {
+        messages: body
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| ChatMessage {
+                role: m.role,
+                content: m.content,
+                channel,
+                at: at.clone(),
+            })
+            .collect(),
+        cart: body.cart,
+        skus,
+        summary,
+    };
+    let expires_at = sessions::next_expiry(state, now, authed.session.max_expires_at);
+    let session = state
+        .store
+        .apply_changes(&authed.session, &authed.token_id, &changes, now, expires_at)
+        .await?
+        .ok_or(ApiError::Unauthorized(
+            "session token is invalid or expired; log in again",
+        ))?;
+    http::ok(&json!({ "session": sessions::view(&session, channel) }))
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make dev`: the whole local stack. DynamoDB Local on :8100 (data kept in
+# .local/dynamodb-data), tables from template.yaml, demo data, and every function on
+# http://localhost:8000 through `cargo lambda watch` (reloads on code changes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+# pip may put cargo-lambda in a scripts directory that is not on PATH yet.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+set -a
+# shellcheck source=../config/dev.env
+. config/dev.env
+set +a
+scripts/dynamodb.sh start 8100 .local/dynamodb-data
+scripts/seed.sh
+echo "dev: serving the API on http://localhost:8000 (Ctrl-C stops the functions; 'make stop' stops DynamoDB Local)"
+exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 8000 --env-file config/dev.env

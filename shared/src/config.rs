@@ -1,0 +1,190 @@
+//! Configuration, read from environment variables once per cold start and validated
+//! before the runtime takes its first event. Every variable is listed in README.md and
+//! declared as a parameter in template.yaml.
+
+use chrono::Duration;
+
+use crate::phone::Region;
+use crate::secrets::{KeyRing, SecretString};
+
+#[derive(Clone, Debug)]
+pub struct Tables {
+    pub customers: String,
+    pub sessions: String,
+    pub messages: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub tables: Tables,
+    /// Region used to read phone numbers written without a country code.
+    pub phone_region: Region,
+    pub bcrypt_cost: u32,
+    /// `X-Kiosk-Key` values of registered kiosks.
+    pub kiosk_keys: KeyRing,
+    /// `X-Service-Key` values of the sales agent.
+    pub service_keys: KeyRing,
+    /// Signs `POST /session/login` and the WhatsApp webhook (`X-Hub-Signature-256`).
+    pub whatsapp_app_secret: SecretString,
+    /// A session lives this long after its last activity (7 days).
+    pub session_idle: Duration,
+    /// ... but never longer than this after it started (30 days).
+    pub session_max: Duration,
+    /// A pure read slides the expiry at most this often (1 hour).
+    pub touch_interval: Duration,
+    /// Set locally to reach DynamoDB Local; unset in AWS.
+    pub dynamodb_endpoint: Option<String>,
+    /// Request bodies above this many bytes are refused with 413.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let number =
+            |name: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+                match get(name) {
+                    None => Ok(default),
+                    Some(v) => v
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| (min..=max).contains(n))
+                        .ok_or_else(|| ConfigError::Invalid {
+                            name,
+                            reason: format!("expected a whole number from {min} to {max}"),
+                        }),
+                }
+            };
+        let keys = |name: &'static str| -> Result<KeyRing, ConfigError> {
+            let keys: Vec<SecretString> = get(name)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(SecretString::new)
+                .collect();
+            if keys.iter().any(|k| k.expose().len() < 16) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "every key must be at least 16 characters".into(),
+                });
+            }
+            Ok(KeyRing::new(keys))
+        };
+
+        let region_name = get("PHONE_DEFAULT_REGION").unwrap_or_else(|| "IN".into());
+        let phone_region = region_name
+            .to_ascii_uppercase()
+            .parse::<Region>()
+            .map_err(|_| ConfigError::Invalid {
+                name: "PHONE_DEFAULT_REGION",
+                reason: format!("{region_name:?} is not an ISO 3166 region code"),
+            })?;
+
+        let session_idle = Duration::hours(number("SESSION_IDLE_HOURS", 7 * 24, 1, 90 * 24)?);
+        let session_max = Duration::hours(number("SESSION_MAX_HOURS", 30 * 24, 1, 365 * 24)?);
+        if session_max < session_idle {
+            return Err(ConfigError::Invalid {
+                name: "SESSION_MAX_HOURS",
+                reason: "must not be shorter than SESSION_IDLE_HOURS".into(),
+            });
+        }
+
+        Ok(Self {
+            tables: Tables {
+                customers: required("CUSTOMERS_TABLE")?,
+                sessions: required("SESSIONS_TABLE")?,
+                messages: required("MESSAGES_TABLE")?,
+            },
+            phone_region,
+            bcrypt_cost: number("BCRYPT_COST", 12, 4, 31)? as u32,
+            kiosk_keys: keys("KIOSK_KEYS")?,
+            service_keys: keys("SERVICE_KEYS")?,
+            whatsapp_app_secret: SecretString::new(get("WHATSAPP_APP_SECRET").unwrap_or_default()),
+            session_idle,
+            session_max,
+            touch_interval: Duration::seconds(number(
+                "SESSION_TOUCH_INTERVAL_SECS",
+                3600,
+                0,
+                86_400,
+            )?),
+            dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
+            max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024)? as usize,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const TABLES: [(&str, &str); 3] = [
+        ("CUSTOMERS_TABLE", "c"),
+        ("SESSIONS_TABLE", "s"),
+        ("MESSAGES_TABLE", "m"),
+    ];
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let cfg = Config::from_lookup(lookup(&TABLES)).unwrap();
+        assert_eq!(cfg.bcrypt_cost, 12);
+        assert_eq!(cfg.session_idle, Duration::days(7));
+        assert_eq!(cfg.session_max, Duration::days(30));
+        assert_eq!(cfg.touch_interval, Duration::hours(1));
+        assert_eq!(cfg.phone_region, Region::IN);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = Config::from_lookup(lookup(&[])).unwrap_err();
+        assert!(err.to_string().contains("CUSTOMERS_TABLE"));
+        let mut bad = TABLES.to_vec();
+        bad.push(("BCRYPT_COST", "3"));
+        assert!(
+            Config::from_lookup(lookup(&bad))
+                .unwrap_err()
+                .to_string()
+                .contains("BCRYPT_COST")
+        );
+        let mut bad = TABLES.to_vec();
+        bad.push(("KIOSK_KEYS", "short"));
+        assert!(
+            Config::from_lookup(lookup(&bad))
+                .unwrap_err()
+                .to_string()
+                .contains("KIOSK_KEYS")
+        );
+        let mut bad = TABLES.to_vec();
+        bad.push(("PHONE_DEFAULT_REGION", "XX"));
+        assert!(Config::from_lookup(lookup(&bad)).is_err());
+    }
+}

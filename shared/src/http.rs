@@ -1,0 +1,139 @@
+//! HTTP plumbing shared by the handlers: reading JSON bodies with clear 4xx errors,
+//! finding credentials in headers, writing JSON responses, and logging each request
+//! without its secrets.
+
+use std::time::Instant;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+pub type HttpResult = Result<Response<Body>, ApiError>;
+
+/// Header carrying a session token (`Authorization: Bearer` is accepted too).
+pub const SESSION_TOKEN: &str = "x-session-token";
+pub const KIOSK_KEY: &str = "x-kiosk-key";
+pub const SERVICE_KEY: &str = "x-service-key";
+pub const HUB_SIGNATURE: &str = "x-hub-signature-256";
+
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    // Serialising our own response types cannot fail; fall back to an empty object anyway.
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub fn ok<T: Serialize + ?Sized>(value: &T) -> HttpResult {
+    Ok(json(StatusCode::OK, value))
+}
+
+/// The raw body bytes as the client sent them (API Gateway's base64 already undone).
+pub fn raw_body(req: &Request) -> &[u8] {
+    req.body().as_ref()
+}
+
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The session token from `X-Session-Token` or `Authorization: Bearer <token>`.
+pub fn session_token(req: &Request) -> Option<&str> {
+    header(req, SESSION_TOKEN).or_else(|| {
+        header(req, "authorization").and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
+        })
+    })
+}
+
+/// Parses a JSON object body into `T`, answering 413, 415 or a 400 that names the field.
+pub fn parse_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
+    let bytes = raw_body(req);
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let is_json = header(req, "content-type")
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Invalid(
+            "request body is empty; expected a JSON object".into(),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::Invalid(format!("request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::Invalid(
+            "request body must be a JSON object".into(),
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::Invalid(format!("request body: {inner}"))
+        } else {
+            ApiError::Invalid(format!("{path}: {inner}"))
+        }
+    })
+}
+
+/// The id that ties a response to its log lines: the Lambda request id when there is one.
+pub fn request_id(req: &Request) -> String {
+    req.lambda_context_ref()
+        .map(|ctx| ctx.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()))
+}
+
+/// Runs a handler, renders its error if any, and logs one line per request: method,
+/// path, status, latency, error kind. Never headers or bodies, which carry secrets.
+pub async fn serve<'r, F, Fut>(req: &'r Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(&'r Request) -> Fut,
+    Fut: Future<Output = HttpResult>,
+{
+    let started = Instant::now();
+    let request_id = request_id(req);
+    let result = handler(req).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let method = req.method().as_str();
+    let path = req.uri().path();
+    match result {
+        Ok(response) => {
+            tracing::info!(%request_id, method, path, status = response.status().as_u16(), latency_ms, "request");
+            response
+        }
+        Err(err) => {
+            let status = err.status().as_u16();
+            if let ApiError::Internal(cause) = &err {
+                tracing::error!(%request_id, method, path, status, latency_ms, cause, "request failed");
+            } else {
+                tracing::info!(%request_id, method, path, status, latency_ms, error_type = err.error_type(), "request refused");
+            }
+            err.to_response(&request_id)
+        }
+    }
+}
+
+/// The answer for a path or method this function does not serve.
+pub fn no_route(req: &Request) -> ApiError {
+    ApiError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}

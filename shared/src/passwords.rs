@@ -1,0 +1,147 @@
+//! Password policy and bcrypt, always off the async executor.
+
+use tokio::sync::OnceCell;
+
+use crate::secrets::SecretString;
+
+/// Minimum length in characters, as the old service had it.
+pub const MIN_CHARS: usize = 6;
+/// bcrypt reads at most 72 bytes; longer passwords are refused, never truncated.
+pub const MAX_BYTES: usize = 72;
+
+/// A password that meets the policy. Whitespace is kept as typed; any Unicode is allowed.
+#[derive(Clone, Debug)]
+pub struct Password(SecretString);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PasswordError {
+    #[error("must be at least {MIN_CHARS} characters")]
+    TooShort,
+    #[error("must be at most {MAX_BYTES} bytes (bcrypt would silently ignore the rest)")]
+    TooLong,
+}
+
+impl Password {
+    pub fn parse(raw: String) -> Result<Self, PasswordError> {
+        if raw.len() > MAX_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        if raw.chars().count() < MIN_CHARS {
+            return Err(PasswordError::TooShort);
+        }
+        Ok(Self(SecretString::new(raw)))
+    }
+
+    /// For login, where the policy must not reveal anything: any non-empty string that
+    /// bcrypt can take is checked, and a mismatch is the same 401 as an unknown phone.
+    pub fn for_login(raw: String) -> Result<Self, PasswordError> {
+        if raw.len() > MAX_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        if raw.is_empty() {
+            return Err(PasswordError::TooShort);
+        }
+        Ok(Self(SecretString::new(raw)))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// bcrypt at the configured cost. Holds a dummy hash of the same cost so that a login
+/// for an unknown phone costs the same time as a wrong password.
+pub struct Passwords {
+    cost: u32,
+    dummy: OnceCell<String>,
+}
+
+impl Passwords {
+    pub fn new(cost: u32) -> Self {
+        Self {
+            cost,
+            dummy: OnceCell::new(),
+        }
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let secret = password.0.clone();
+        let cost = self.cost;
+        tokio::task::spawn_blocking(move || bcrypt::non_truncating_hash(secret.expose(), cost))
+            .await
+            .map_err(|e| HashError(e.to_string()))?
+            .map_err(|e| HashError(e.to_string()))
+    }
+
+    /// `true` only when `stored` is a hash of `password`. With no stored hash (unknown
+    /// phone, or a customer who never set a password) a dummy hash is verified instead,
+    /// so the answer takes as long as a real check.
+    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> bool {
+        let (hash, real) = match stored {
+            Some(h) => (h.to_string(), true),
+            None => match self.dummy_hash().await {
+                Some(h) => (h.to_string(), false),
+                None => return false,
+            },
+        };
+        let secret = password.0.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            bcrypt::non_truncating_verify(secret.expose(), &hash).unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        ok && real
+    }
+
+    async fn dummy_hash(&self) -> Option<&String> {
+        let cost = self.cost;
+        self.dummy
+            .get_or_try_init(|| async move {
+                let random = hex::encode(rand::random::<[u8; 16]>());
+                tokio::task::spawn_blocking(move || bcrypt::hash(random, cost))
+                    .await
+                    .map_err(|_| ())?
+                    .map_err(|_| ())
+            })
+            .await
+            .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_counts_characters_and_bytes() {
+        assert_eq!(
+            Password::parse("12345".into()).unwrap_err(),
+            PasswordError::TooShort
+        );
+        assert!(Password::parse("test123".into()).is_ok());
+        assert!(Password::parse("a".repeat(72)).is_ok());
+        assert_eq!(
+            Password::parse("a".repeat(73)).unwrap_err(),
+            PasswordError::TooLong
+        );
+        // Six characters, twelve bytes: long enough.
+        assert!(Password::parse("éééééé".into()).is_ok());
+        // 25 three-byte characters are 75 bytes: too long although only 25 characters.
+        assert_eq!(
+            Password::parse("€".repeat(25)).unwrap_err(),
+            PasswordError::TooLong
+        );
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_whitespace_matters() {
+        let passwords = Passwords::new(4);
+        let pw = Password::parse(" pass word ".into()).unwrap();
+        let hash = passwords.hash(&pw).await.unwrap();
+        assert!(!hash.contains("pass word"));
+        assert!(passwords.verify(&pw, Some(&hash)).await);
+        let trimmed = Password::parse("pass word".into()).unwrap();
+        assert!(!passwords.verify(&trimmed, Some(&hash)).await);
+        assert!(!passwords.verify(&pw, None).await);
+    }
+}

@@ -1,0 +1,276 @@
+//! The omni-channel rules: every login of a phone joins its one live session (or starts
+//! it), gets its own token, and slides the 7-day expiry; every request with a token is
+//! checked with one strongly consistent read.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::AppState;
+use crate::channel::Channel;
+use crate::error::ApiError;
+use crate::model::{LoginResponse, Session, SessionMetadata, limits, rfc3339};
+use crate::phone::PhoneNumber;
+use crate::store::{CreateCustomer, CreateSession, CustomerItem, SessionItem, TokenEntry};
+use crate::token::{IssuedToken, Level, PresentedToken, SessionId};
+
+/// Attempts at joining or starting a session before giving up with 503. Each retry is
+/// caused by another login of the same phone winning a race, so a handful is plenty.
+const ENTER_ATTEMPTS: usize = 8;
+
+/// The expiry a write gives a session: `idle` from now, never past its absolute cap.
+pub fn next_expiry(state: &AppState, now: DateTime<Utc>, max_expires_at: i64) -> i64 {
+    (now + state.config.session_idle)
+        .timestamp()
+        .min(max_expires_at)
+}
+
+/// Logs `customer` in on `channel`: joins the phone's live session (found through the
+/// phone GSI) or starts one. Either way the login gets its own token.
+pub async fn enter(
+    state: &AppState,
+    customer: &CustomerItem,
+    channel: Channel,
+    level: Level,
+) -> Result<LoginResponse, ApiError> {
+    let store = &state.store;
+    let now = Utc::now();
+    let entry = TokenEntry {
+        hash: String::new(),
+        channel,
+        level,
+        issued_at: rfc3339(now),
+    };
+    let mut target = store
+        .live_session_by_phone(&customer.phone_number, now.timestamp())
+        .await?;
+    let mut stale: Option<String> = None;
+
+    for attempt in 0..ENTER_ATTEMPTS {
+        if let Some((sid, max_expires_at)) = target.take() {
+            let token = IssuedToken::issue(&session_id(&sid)?);
+            let entry = TokenEntry {
+                hash: token.hash.clone(),
+                ..entry.clone()
+            };
+            let expires_at = next_expiry(state, now, max_expires_at);
+            if let Some(session) = store
+                .join_session(&sid, &token.token_id, &entry, now.timestamp(), expires_at)
+                .await?
+            {
+                return Ok(response(token, &session, channel, customer, true));
+            }
+            // Ended or expired since we looked: its lock may be taken over.
+            stale = Some(sid);
+        }
+
+        let sid = SessionId::generate();
+        let token = IssuedToken::issue(&sid);
+        let session = new_session(state, &sid, customer, &token, &entry, now);
+        match store.create_session(&session, stale.as_deref()).await? {
+            CreateSession::Created => {
+                return Ok(response(token, &session, channel, customer, false));
+            }
+            CreateSession::Held {
+                session_id,
+                max_expires_at,
+            } => {
+                target = Some((session_id, max_expires_at));
+            }
+            CreateSession::Contended => {
+                let jitter = rand::random::<u64>() % 20;
+                tokio::time::sleep(Duration::from_millis(10 * (attempt as u64 + 1) + jitter)).await;
+            }
+        }
+    }
+    Err(ApiError::Unavailable)
+}
+
+fn session_id(raw: &str) -> Result<SessionId, ApiError> {
+    SessionId::parse(raw)
+        .ok_or_else(|| ApiError::Internal(format!("malformed session id in table: {raw:?}")))
+}
+
+fn new_session(
+    state: &AppState,
+    sid: &SessionId,
+    customer: &CustomerItem,
+    token: &IssuedToken,
+    entry: &TokenEntry,
+    now: DateTime<Utc>,
+) -> SessionItem {
+    let max_expires_at = (now + state.config.session_max).timestamp();
+    let now_text = rfc3339(now);
+    SessionItem {
+        pk: sid.to_string(),
+        phone: customer.phone_number.clone(),
+        customer_id: customer.customer_id.clone(),
+        channels: [(entry.channel.as_str().to_string(), now_text.clone())].into(),
+        tokens: [(
+            token.token_id.clone(),
+            TokenEntry {
+                hash: token.hash.clone(),
+                ..entry.clone()
+            },
+        )]
+        .into(),
+        recent: Vec::new(),
+        message_count: 0,
+        summary: String::new(),
+        skus: Default::default(),
+        cart: Vec::new(),
+        created_at: now_text.clone(),
+        updated_at: now_text,
+        expires_at: next_expiry(state, now, max_expires_at),
+        max_expires_at,
+    }
+}
+
+fn response(
+    token: IssuedToken,
+    session: &SessionItem,
+    channel: Channel,
+    customer: &CustomerItem,
+    reused: bool,
+) -> LoginResponse {
+    LoginResponse {
+        session_token: token.value.expose().to_string(),
+        session: view(session, channel),
+        customer: customer.view(),
+        reused,
+    }
+}
+
+/// The API's view of a session, for a token of `channel`.
+pub fn view(item: &SessionItem, channel: Channel) -> Session {
+    let window = item.recent.len().saturating_sub(limits::CHAT_WINDOW);
+    let expires = DateTime::<Utc>::from_timestamp(item.expires_at, 0).unwrap_or_default();
+    Session {
+        session_id: item.pk.clone(),
+        phone: item.phone.clone(),
+        customer_id: item.customer_id.clone(),
+        channel,
+        metadata: SessionMetadata {
+            channels: item.channels(),
+        },
+        chat_context: item.recent[window..].to_vec(),
+        conversation_summary: item.summary.clone(),
+        last_recommended_skus: item.recommended_skus(),
+        cart: item.cart.clone(),
+        created_at: item.created_at.clone(),
+        updated_at: item.updated_at.clone(),
+        expires_at: rfc3339(expires),
+    }
+}
+
+/// A request's verified login.
+pub struct Authenticated {
+    pub session: SessionItem,
+    pub token_id: String,
+    pub login: TokenEntry,
+}
+
+const INVALID_TOKEN: &str = "session token is invalid or expired; log in again";
+
+/// Checks a presented token with one strongly consistent read: the session must be
+/// live and hold the token's hash.
+pub async fn authenticate(
+    state: &AppState,
+    presented: Option<&str>,
+) -> Result<Authenticated, ApiError> {
+    let raw = presented.ok_or(ApiError::Unauthorized(
+        "missing session token: send it as X-Session-Token or Authorization: Bearer",
+    ))?;
+    let token = PresentedToken::parse(raw).ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+    let session = state
+        .store
+        .session(token.session_id.as_str())
+        .await?
+        .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+    if session.expires_at <= Utc::now().timestamp() {
+        return Err(ApiError::Unauthorized(INVALID_TOKEN));
+    }
+    let login = session
+        .tokens
+        .get(&token.token_id)
+        .filter(|entry| token.matches(&entry.hash))
+        .cloned()
+        .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+    Ok(Authenticated {
+        session,
+        token_id: token.token_id,
+        login,
+    })
+}
+
+/// Slides a session's expiry on a pure read, but writes at most once per
+/// `touch_interval`. Returns the session with the expiry it now has.
+pub async fn touch(state: &AppState, mut session: SessionItem) -> Result<SessionItem, ApiError> {
+    let now = Utc::now();
+    let next = next_expiry(state, now, session.max_expires_at);
+    if next - session.expires_at >= state.config.touch_interval.num_seconds().max(1)
+        && state
+            .store
+            .touch_session(session.id(), now.timestamp(), next)
+            .await?
+    {
+        session.expires_at = next;
+    }
+    Ok(session)
+}
+
+/// The phone-only login shared by the signed `POST /session/login`, a kiosk's
+/// `POST /session/start` and the WhatsApp webhook: the caller has already proven the
+/// phone. A new phone gets a minimal customer record.
+pub async fn phone_login(
+    state: &AppState,
+    phone: &PhoneNumber,
+    name: Option<&str>,
+    customer_id: Option<&str>,
+    channel: Channel,
+) -> Result<LoginResponse, ApiError> {
+    let customer = customer_for_phone(state, phone, name, customer_id).await?;
+    enter(state, &customer, channel, Level::Phone).await
+}
+
+async fn customer_for_phone(
+    state: &AppState,
+    phone: &PhoneNumber,
+    name: Option<&str>,
+    customer_id: Option<&str>,
+) -> Result<CustomerItem, ApiError> {
+    let store = &state.store;
+    let belongs = |c: &CustomerItem| match customer_id {
+        Some(id) if id != c.customer_id => Err(ApiError::field(
+            "customer_id",
+            "does not belong to this phone number",
+        )),
+        _ => Ok(()),
+    };
+    if let Some(existing) = store.customer_by_phone(phone).await? {
+        belongs(&existing)?;
+        return Ok(existing);
+    }
+    let id = customer_id.map_or_else(CustomerItem::generate_id, str::to_string);
+    let customer = CustomerItem::new(
+        id,
+        phone,
+        name.unwrap_or("Guest").to_string(),
+        &rfc3339(Utc::now()),
+    );
+    match store.create_customer(&customer).await? {
+        CreateCustomer::Created => Ok(customer),
+        // Another channel created it a moment ago.
+        CreateCustomer::PhoneTaken => {
+            let existing = store
+                .customer_by_phone(phone)
+                .await?
+                .ok_or(ApiError::Unavailable)?;
+            belongs(&existing)?;
+            Ok(existing)
+        }
+        CreateCustomer::IdTaken => Err(ApiError::Conflict(
+            "customer_id is already used by another phone number".into(),
+        )),
+    }
+}

@@ -1,0 +1,260 @@
+//! Customers: `phone#<e164>` holds the record, `customer#<id>` claims the id.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreResult, classify, unexpected};
+use crate::model::Customer;
+use crate::phone::PhoneNumber;
+
+fn phone_key(phone: &str) -> AttributeValue {
+    AttributeValue::S(format!("phone#{phone}"))
+}
+
+fn id_key(customer_id: &str) -> AttributeValue {
+    AttributeValue::S(format!("customer#{customer_id}"))
+}
+
+/// A customer record as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CustomerItem {
+    pub pk: String,
+    pub customer_id: String,
+    pub phone_number: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub building_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_landmark: Option<String>,
+    /// bcrypt hash; absent for customers who came by WhatsApp or the CSV import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl CustomerItem {
+    /// A new record with only the required fields set.
+    pub fn new(customer_id: String, phone: &PhoneNumber, name: String, now: &str) -> Self {
+        Self {
+            pk: format!("phone#{phone}"),
+            customer_id,
+            phone_number: phone.as_str().to_string(),
+            name,
+            age: None,
+            gender: None,
+            city: None,
+            building_name: None,
+            address_landmark: None,
+            password_hash: None,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+        }
+    }
+
+    /// A fresh random id for customers created by this service (imported customers
+    /// keep the old system's ids).
+    pub fn generate_id() -> String {
+        format!("cus_{}", hex::encode(rand::random::<[u8; 8]>()))
+    }
+
+    pub fn phone(&self) -> PhoneNumber {
+        PhoneNumber::from_stored(self.phone_number.clone())
+    }
+
+    /// The public view, without the password hash.
+    pub fn view(&self) -> Customer {
+        Customer {
+            customer_id: self.customer_id.clone(),
+            name: self.name.clone(),
+            phone_number: self.phone_number.clone(),
+            age: self.age,
+            gender: self.gender.clone(),
+            city: self.city.clone(),
+            building_name: self.building_name.clone(),
+            address_landmark: self.address_landmark.clone(),
+            created_at: self.created_at.clone(),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum CreateCustomer {
+    Created,
+    PhoneTaken,
+    IdTaken,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Created,
+    Updated,
+    /// The row cannot be loaded without breaking "one phone, one customer, one id".
+    Rejected(String),
+}
+
+impl Store {
+    pub async fn customer_by_phone(
+        &self,
+        phone: &PhoneNumber,
+    ) -> StoreResult<Option<CustomerItem>> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.tables.customers)
+            .key("pk", phone_key(phone.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item
+            .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
+            .transpose()
+    }
+
+    pub async fn customer_by_id(&self, customer_id: &str) -> StoreResult<Option<CustomerItem>> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.tables.customers)
+            .key("pk", id_key(customer_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        let Some(phone) = out
+            .item
+            .as_ref()
+            .and_then(|item| item.get("phone_number"))
+            .and_then(|v| v.as_s().ok())
+        else {
+            return Ok(None);
+        };
+        self.customer_by_phone(&PhoneNumber::from_stored(phone.clone()))
+            .await
+    }
+
+    /// Writes the record and the id claim together, or neither.
+    pub async fn create_customer(&self, customer: &CustomerItem) -> StoreResult<CreateCustomer> {
+        let record = Put::builder()
+            .table_name(&self.tables.customers)
+            .set_item(Some(serde_dynamo::to_item(customer).map_err(unexpected)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(unexpected)?;
+        let claim = Put::builder()
+            .table_name(&self.tables.customers)
+            .item("pk", id_key(&customer.customer_id))
+            .item(
+                "phone_number",
+                AttributeValue::S(customer.phone_number.clone()),
+            )
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(unexpected)?;
+        let result = self
+            .db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .transact_items(TransactWriteItem::builder().put(claim).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CreateCustomer::Created),
+            Err(err) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
+                    err.as_service_error()
+                {
+                    let failed = |i: usize| {
+                        e.cancellation_reasons()
+                            .get(i)
+                            .and_then(|r| r.code())
+                            .is_some_and(|c| c == "ConditionalCheckFailed")
+                    };
+                    if failed(0) {
+                        return Ok(CreateCustomer::PhoneTaken);
+                    }
+                    if failed(1) {
+                        return Ok(CreateCustomer::IdTaken);
+                    }
+                }
+                Err(classify(err))
+            }
+        }
+    }
+
+    /// Sets a customer's password hash; `false` when the phone has no customer.
+    pub async fn set_password_hash(
+        &self,
+        phone: &PhoneNumber,
+        hash: &str,
+        now: &str,
+    ) -> StoreResult<bool> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.tables.customers)
+            .key("pk", phone_key(phone.as_str()))
+            .update_expression("SET password_hash = :h, updated_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":h", AttributeValue::S(hash.to_string()))
+            .expression_attribute_values(":now", AttributeValue::S(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// Loads one row of the old system's customers.csv. Running it again with the same row
+    /// changes nothing but the profile fields; a password already set is kept.
+    pub async fn import_customer(&self, row: &CustomerItem) -> StoreResult<ImportOutcome> {
+        match self.create_customer(row).await? {
+            CreateCustomer::Created => return Ok(ImportOutcome::Created),
+            CreateCustomer::IdTaken => {
+                return Ok(ImportOutcome::Rejected(format!(
+                    "customer_id {} already belongs to another phone number",
+                    row.customer_id
+                )));
+            }
+            CreateCustomer::PhoneTaken => {}
+        }
+        let existing = self.customer_by_phone(&row.phone()).await?;
+        match existing {
+            Some(existing) if existing.customer_id == row.customer_id => {
+                let mut updated = row.clone();
+                updated.password_hash = existing.password_hash;
+                updated.created_at = existing.created_at;
+                self.db
+                    .put_item()
+                    .table_name(&self.tables.customers)
+                    .set_item(Some(serde_dynamo::to_item(&updated).map_err(unexpected)?))
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                Ok(ImportOutcome::Updated)
+            }
+            Some(existing) => Ok(ImportOutcome::Rejected(format!(
+                "phone number {} already belongs to customer {}",
+                row.phone_number, existing.customer_id
+            ))),
+            None => Ok(ImportOutcome::Rejected(
+                "phone number changed owner during the import; run it again".into(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The messages table: every chat message of a session, in time order. The session item
+//! keeps only the latest window, so history is not bounded by DynamoDB's item size.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put};
+use chrono::{DateTime, Utc};
+
+use super::{StoreResult, unexpected};
+use crate::model::ChatMessage;
+
+/// A sort key that orders messages by time and keeps the messages of one request in
+/// their order: `<epoch millis, 13 digits>#<index, 2 digits>#<random>`.
+pub(crate) fn sort_key(at: DateTime<Utc>, index: usize) -> String {
+    format!(
+        "{:013}#{index:02}#{}",
+        at.timestamp_millis(),
+        hex::encode(rand::random::<[u8; 4]>())
+    )
+}
+
+pub(crate) fn put_message(
+    table: &str,
+    session_id: &str,
+    sort_key: String,
+    message: &ChatMessage,
+    expires_at: i64,
+) -> StoreResult<Put> {
+    let mut item: HashMap<String, AttributeValue> =
+        serde_dynamo::to_item(message).map_err(unexpected)?;
+    item.insert("pk".into(), AttributeValue::S(session_id.to_string()));
+    item.insert("sk".into(), AttributeValue::S(sort_key));
+    item.insert(
+        "expires_at".into(),
+        AttributeValue::N(expires_at.to_string()),
+    );
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(unexpected)
+}

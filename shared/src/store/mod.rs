@@ -1,0 +1,113 @@
+//! The DynamoDB store: item shapes, keys and conditional writes. Nothing above this
+//! module builds an attribute map or an expression.
+//!
+//! Three tables (declared in template.yaml, created locally from it):
+//! - customers: `phone#<e164>` holds the customer record (one phone, one customer);
+//!   `customer#<id>` claims the id so that two phones cannot share it.
+//! - sessions: `<session id>` holds a session with its logins' token hashes and the
+//!   latest chat window; `phone#<e164>` is the lock that makes one live session per
+//!   phone. The `phone-index` GSI finds a phone's session across channels.
+//! - messages: every chat message, keyed by session id and a time-ordered sort key.
+
+mod customers;
+mod messages;
+pub mod schema;
+mod sessions;
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
+pub use sessions::{CreateSession, SessionChanges, SessionItem, TokenEntry};
+
+use crate::config::{Config, Tables};
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Client,
+    tables: Tables,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttled, timed out or unreachable after the SDK's retries: the client should
+    /// retry later (503).
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(String),
+    #[error("DynamoDB error: {0}")]
+    Unexpected(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl Store {
+    /// Builds the client from the environment (region, credentials) with the SDK's
+    /// standard retry mode and timeouts that fit inside the function's own timeout.
+    pub async fn connect(config: &Config) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(1))
+                    .operation_attempt_timeout(Duration::from_secs(2))
+                    .operation_timeout(Duration::from_secs(5))
+                    .build(),
+            );
+        if let Some(endpoint) = &config.dynamodb_endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        Self::new(Client::new(&loader.load().await), config.tables.clone())
+    }
+
+    pub fn new(db: Client, tables: Tables) -> Self {
+        Self { db, tables }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.db
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+}
+
+/// Sorts an SDK failure into "retry later" and "our fault".
+pub(crate) fn classify<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => matches!(
+            e.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "TransactionInProgressException"
+            )
+        ),
+        _ => false,
+    };
+    let text = DisplayErrorContext(&err).to_string();
+    if transient {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Unexpected(text)
+    }
+}
+
+pub(crate) fn unexpected(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Unexpected(err.to_string())
+}

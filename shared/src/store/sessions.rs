@@ -1,0 +1,533 @@
+//! Sessions: the session items, the per-phone lock, and the `phone-index` GSI.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use serde::{Deserialize, Serialize};
+
+use super::messages::{put_message, sort_key};
+use super::schema::PHONE_INDEX;
+use super::{Store, StoreResult, classify, unexpected};
+use crate::channel::Channel;
+use crate::model::{CartItem, ChatMessage, Sku, limits};
+use crate::token::Level;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn lock_key(phone: &str) -> AttributeValue {
+    s(format!("phone#{phone}"))
+}
+
+/// One login's entry in its session: only the token's hash is kept.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TokenEntry {
+    pub hash: String,
+    pub channel: Channel,
+    pub level: Level,
+    pub issued_at: String,
+}
+
+/// A session as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionItem {
+    /// The session id.
+    pub pk: String,
+    pub phone: String,
+    pub customer_id: String,
+    /// Channel name → when it first joined.
+    pub channels: HashMap<String, String>,
+    /// Token id → the login it belongs to.
+    pub tokens: HashMap<String, TokenEntry>,
+    /// The latest chat messages (the full history is in the messages table).
+    pub recent: Vec<ChatMessage>,
+    pub message_count: u64,
+    pub summary: String,
+    /// SKU → recency; a higher number is a later recommendation.
+    pub skus: HashMap<String, i64>,
+    pub cart: Vec<CartItem>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Epoch seconds; the table's TTL attribute. Slides with activity.
+    pub expires_at: i64,
+    /// Epoch seconds; the absolute cap that `expires_at` never passes.
+    pub max_expires_at: i64,
+}
+
+impl SessionItem {
+    pub fn id(&self) -> &str {
+        &self.pk
+    }
+
+    /// Channels in the order they joined.
+    pub fn channels(&self) -> Vec<Channel> {
+        let mut joined: Vec<(&String, Channel)> = self
+            .channels
+            .iter()
+            .filter_map(|(name, at)| Channel::try_from(name.clone()).ok().map(|c| (at, c)))
+            .collect();
+        joined.sort();
+        joined.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Recommended SKUs, oldest first, newest last.
+    pub fn recommended_skus(&self) -> Vec<String> {
+        let mut skus: Vec<(&i64, &String)> = self.skus.iter().map(|(k, v)| (v, k)).collect();
+        skus.sort();
+        skus.into_iter().map(|(_, k)| k.clone()).collect()
+    }
+}
+
+/// What `/session/update` asks to change. Every change commutes with a concurrent one:
+/// messages are appended, SKUs are set key by key, the cart and summary are replaced.
+#[derive(Debug, Default)]
+pub struct SessionChanges {
+    pub messages: Vec<ChatMessage>,
+    pub cart: Option<Vec<CartItem>>,
+    pub skus: Vec<Sku>,
+    pub summary: Option<String>,
+}
+
+/// The outcome of trying to start a new session for a phone.
+pub enum CreateSession {
+    Created,
+    /// Another session holds the phone's lock: join that one instead.
+    Held {
+        session_id: String,
+        max_expires_at: i64,
+    },
+    /// A concurrent transaction touched the same items; try again.
+    Contended,
+}
+
+impl Store {
+    /// A live session of the phone, found through the `phone-index` GSI. The index is
+    /// eventually consistent: a miss here is settled by the lock in [`Store::create_session`].
+    pub async fn live_session_by_phone(
+        &self,
+        phone: &str,
+        now: i64,
+    ) -> StoreResult<Option<(String, i64)>> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.tables.sessions)
+            .index_name(PHONE_INDEX)
+            .key_condition_expression("phone = :p")
+            .expression_attribute_values(":p", s(phone))
+            .scan_index_forward(false)
+            .limit(3)
+            .send()
+            .await
+            .map_err(classify)?;
+        let number = |item: &HashMap<String, AttributeValue>, name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        Ok(out.items().iter().find_map(|item| {
+            let sid = item.get("pk")?.as_s().ok()?.clone();
+            let expires = number(item, "expires_at")?;
+            let max = number(item, "max_expires_at")?;
+            (expires > now).then_some((sid, max))
+        }))
+    }
+
+    pub async fn session(&self, session_id: &str) -> StoreResult<Option<SessionItem>> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", s(session_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item
+            .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
+            .transpose()
+    }
+
+    /// Adds a login to a live session: its channel, its token, a slid expiry. `None` when
+    /// the session has ended or expired in the meantime.
+    pub async fn join_session(
+        &self,
+        session_id: &str,
+        token_id: &str,
+        entry: &TokenEntry,
+        now_epoch: i64,
+        expires_at: i64,
+    ) -> StoreResult<Option<SessionItem>> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", s(session_id))
+            .update_expression(
+                "SET channels.#ch = if_not_exists(channels.#ch, :now), tokens.#tid = :tok, \
+                 updated_at = :now, expires_at = :exp",
+            )
+            .condition_expression("attribute_exists(pk) AND expires_at > :epoch")
+            .expression_attribute_names("#ch", entry.channel.as_str())
+            .expression_attribute_names("#tid", token_id)
+            .expression_attribute_values(":now", s(&entry.issued_at))
+            .expression_attribute_values(
+                ":tok",
+                serde_dynamo::to_attribute_value(entry).map_err(unexpected)?,
+            )
+            .expression_attribute_values(":exp", n(expires_at))
+            .expression_attribute_values(":epoch", n(now_epoch))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out
+                .attributes
+                .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
+                .transpose(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// Starts a session and takes the phone's lock in one transaction. The lock, not the
+    /// GSI, is what keeps one live session per phone. `replacing` names a dead session
+    /// whose lock may be taken over.
+    pub async fn create_session(
+        &self,
+        item: &SessionItem,
+        replacing: Option<&str>,
+    ) -> StoreResult<CreateSession> {
+        let mut lock = Put::builder()
+            .table_name(&self.tables.sessions)
+            .item("pk", lock_key(&item.phone))
+            .item("session_id", s(&item.pk))
+            .item("expires_at", n(item.max_expires_at))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        lock = match replacing {
+            Some(stale) => lock
+                .condition_expression("attribute_not_exists(pk) OR session_id = :stale")
+                .expression_attribute_values(":stale", s(stale)),
+            None => lock.condition_expression("attribute_not_exists(pk)"),
+        };
+        let session = Put::builder()
+            .table_name(&self.tables.sessions)
+            .set_item(Some(serde_dynamo::to_item(item).map_err(unexpected)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(unexpected)?;
+        let result = self
+            .db
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(lock.build().map_err(unexpected)?)
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().put(session).build())
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(CreateSession::Created),
+            Err(err) => err,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
+            err.as_service_error()
+        {
+            let reasons = e.cancellation_reasons();
+            let lock_reason = reasons.first();
+            if lock_reason.and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
+                let holder = lock_reason.and_then(|r| r.item());
+                let sid = holder
+                    .and_then(|i| i.get("session_id"))
+                    .and_then(|v| v.as_s().ok());
+                let max = holder
+                    .and_then(|i| i.get("expires_at"))
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok());
+                if let (Some(sid), Some(max)) = (sid, max) {
+                    return Ok(CreateSession::Held {
+                        session_id: sid.clone(),
+                        max_expires_at: max,
+                    });
+                }
+            }
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                return Ok(CreateSession::Contended);
+            }
+        }
+        Err(classify(err))
+    }
+
+    /// Slides the expiry of a live session (a pure read does this at most hourly).
+    pub async fn touch_session(
+        &self,
+        session_id: &str,
+        now_epoch: i64,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", s(session_id))
+            .update_expression("SET expires_at = :exp")
+            .condition_expression("attribute_exists(pk) AND expires_at > :epoch")
+            .expression_attribute_values(":exp", n(expires_at))
+            .expression_attribute_values(":epoch", n(now_epoch))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// Applies `/session/update` as one atomic write, made only while the session is live
+    /// and the writing token is still valid. Returns the session afterwards, or `None`
+    /// when the session or the token is gone.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn apply_changes(
+        &self,
+        session: &SessionItem,
+        token_id: &str,
+        changes: &SessionChanges,
+        now: chrono::DateTime<chrono::Utc>,
+        expires_at: i64,
+    ) -> StoreResult<Option<SessionItem>> {
+        let now_text = crate::model::rfc3339(now);
+        let mut sets = vec![
+            "updated_at = :now".to_string(),
+            "expires_at = :exp".to_string(),
+        ];
+        let mut names: HashMap<String, String> = HashMap::from([("#tid".into(), token_id.into())]);
+        let mut values: HashMap<String, AttributeValue> = HashMap::from([
+            (":now".into(), s(&now_text)),
+            (":exp".into(), n(expires_at)),
+            (":epoch".into(), n(now.timestamp())),
+        ]);
+        if !changes.messages.is_empty() {
+            sets.push("recent = list_append(recent, :msgs)".into());
+            sets.push("message_count = message_count + :count".into());
+            values.insert(
+                ":msgs".into(),
+                serde_dynamo::to_attribute_value(&changes.messages).map_err(unexpected)?,
+            );
+            values.insert(":count".into(), n(changes.messages.len()));
+        }
+        if let Some(cart) = &changes.cart {
+            sets.push("cart = :cart".into());
+            values.insert(
+                ":cart".into(),
+                serde_dynamo::to_attribute_value(cart).map_err(unexpected)?,
+            );
+        }
+        if let Some(summary) = &changes.summary {
+            sets.push("summary = :summary".into());
+            values.insert(":summary".into(), s(summary));
+        }
+        // Later SKUs of one request rank after earlier ones; a repeated SKU moves to the end.
+        let base = now.timestamp_micros() * 64;
+        for (i, sku) in changes.skus.iter().enumerate() {
+            sets.push(format!("skus.#sku{i} = :sku{i}"));
+            names.insert(format!("#sku{i}"), sku.as_str().to_string());
+            values.insert(format!(":sku{i}"), n(base + i as i64));
+        }
+        let update = Update::builder()
+            .table_name(&self.tables.sessions)
+            .key("pk", s(session.id()))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(
+                "attribute_exists(pk) AND expires_at > :epoch AND attribute_exists(tokens.#tid)",
+            )
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(unexpected)?;
+
+        let mut transaction = self
+            .db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build());
+        for (i, message) in changes.messages.iter().enumerate() {
+            let put = put_message(
+                &self.tables.messages,
+                session.id(),
+                sort_key(now, i),
+                message,
+                session.max_expires_at,
+            )?;
+            transaction = transaction.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        if let Err(err) = transaction.send().await {
+            if let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
+                err.as_service_error()
+                && e.cancellation_reasons().first().and_then(|r| r.code())
+                    == Some("ConditionalCheckFailed")
+            {
+                return Ok(None);
+            }
+            return Err(classify(err));
+        }
+        let Some(after) = self.session(session.id()).await? else {
+            return Ok(None);
+        };
+        self.trim(&after).await?;
+        Ok(Some(after))
+    }
+
+    /// Keeps the session item small: drops chat messages older than the window (they stay
+    /// in the messages table), SKUs beyond the newest [`limits::RECOMMENDED_SKUS`], and
+    /// the oldest logins beyond [`MAX_TOKENS`]. Best effort: a concurrent writer's own
+    /// trim takes over when the size condition no longer holds.
+    async fn trim(&self, item: &SessionItem) -> StoreResult<()> {
+        let mut removes = Vec::new();
+        let mut names = HashMap::new();
+        let extra_messages = item.recent.len().saturating_sub(limits::CHAT_WINDOW);
+        removes.extend((0..extra_messages).map(|i| format!("recent[{i}]")));
+        let skus = item.recommended_skus();
+        for (i, sku) in skus
+            .iter()
+            .take(skus.len().saturating_sub(limits::RECOMMENDED_SKUS))
+            .enumerate()
+        {
+            removes.push(format!("skus.#old{i}"));
+            names.insert(format!("#old{i}"), sku.clone());
+        }
+        let mut tokens: Vec<(&String, &String)> = item
+            .tokens
+            .iter()
+            .map(|(id, t)| (&t.issued_at, id))
+            .collect();
+        tokens.sort();
+        for (i, (_, id)) in tokens
+            .iter()
+            .take(tokens.len().saturating_sub(MAX_TOKENS))
+            .enumerate()
+        {
+            removes.push(format!("tokens.#tok{i}"));
+            names.insert(format!("#tok{i}"), (*id).clone());
+        }
+        if removes.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", s(item.id()))
+            .update_expression(format!("REMOVE {}", removes.join(", ")))
+            .condition_expression("attribute_exists(pk) AND size(recent) = :len")
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .expression_attribute_values(":len", n(item.recent.len()))
+            .send()
+            .await;
+        match result {
+            Err(e)
+                if !e
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(classify(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends one login: its token stops working at once. `false` if it was already gone.
+    pub async fn revoke_token(&self, session_id: &str, token_id: &str) -> StoreResult<bool> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", s(session_id))
+            .update_expression("REMOVE tokens.#tid")
+            .condition_expression("attribute_exists(tokens.#tid)")
+            .expression_attribute_names("#tid", token_id)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// Ends the session on every channel: deletes it and releases the phone's lock.
+    /// Its messages expire with the session's absolute cap (the messages table's TTL).
+    pub async fn end_session(&self, session: &SessionItem) -> StoreResult<()> {
+        let delete_session = Delete::builder()
+            .table_name(&self.tables.sessions)
+            .key("pk", s(session.id()))
+            .build()
+            .map_err(unexpected)?;
+        let release_lock = Delete::builder()
+            .table_name(&self.tables.sessions)
+            .key("pk", lock_key(&session.phone))
+            .condition_expression("session_id = :sid")
+            .expression_attribute_values(":sid", s(session.id()))
+            .build()
+            .map_err(unexpected)?;
+        let result = self
+            .db
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .delete(delete_session.clone())
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().delete(release_lock).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The lock already points elsewhere: delete the session alone.
+            Err(err)
+                if err.as_service_error().is_some_and(|e| {
+                    matches!(e, TransactWriteItemsError::TransactionCanceledException(_))
+                }) =>
+            {
+                self.db
+                    .delete_item()
+                    .table_name(&self.tables.sessions)
+                    .key("pk", s(session.id()))
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+            Err(err) => Err(classify(err)),
+        }
+    }
+}
+
+/// Logins kept per session; the oldest beyond this are signed out.
+pub const MAX_TOKENS: usize = 32;

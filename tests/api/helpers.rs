@@ -1,0 +1,306 @@
+//! The test harness: each test gets an [`App`] wired to DynamoDB Local (started by
+//! `make test`), sends the real API Gateway events of `events/` through the handlers,
+//! and isolates itself with fresh random phone numbers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use lambda_http::http::{HeaderMap, HeaderValue};
+use lambda_http::{Body, Request};
+use omnisession::AppState;
+use omnisession::config::Config;
+use omnisession::passwords::Passwords;
+use omnisession::secrets::{SecretString, hub_signature};
+use omnisession::store::{Store, schema};
+use omnisession_admin::tables;
+use serde_json::{Value, json};
+
+pub const DEMO_PHONE: &str = "+919876543210";
+pub const DEMO_PASSWORD: &str = "test123";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// config/dev.env with the test overrides `scripts/test.sh` applies: its own DynamoDB
+/// Local port, `-test-` tables, bcrypt cost 4. Process variables win.
+pub fn test_env() -> HashMap<String, String> {
+    let text = std::fs::read_to_string(repo_root().join("config/dev.env")).expect("config/dev.env");
+    let mut env: HashMap<String, String> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().replace("-dev-", "-test-")))
+        .collect();
+    env.insert("DYNAMODB_ENDPOINT".into(), "http://127.0.0.1:8101".into());
+    env.insert("BCRYPT_COST".into(), "4".into());
+    for key in env.clone().keys() {
+        if let Ok(v) = std::env::var(key) {
+            env.insert(key.clone(), v);
+        }
+    }
+    env
+}
+
+pub fn test_config() -> Config {
+    let env = test_env();
+    Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration")
+}
+
+pub fn client(config: &Config) -> Client {
+    let endpoint = config.dynamodb_endpoint.clone().expect("DYNAMODB_ENDPOINT");
+    let sdk = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("ap-south-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(sdk)
+}
+
+pub fn table_names(config: &Config) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            schema::CUSTOMERS_RESOURCE.into(),
+            config.tables.customers.clone(),
+        ),
+        (
+            schema::SESSIONS_RESOURCE.into(),
+            config.tables.sessions.clone(),
+        ),
+        (
+            schema::MESSAGES_RESOURCE.into(),
+            config.tables.messages.clone(),
+        ),
+    ])
+}
+
+pub struct App {
+    pub state: AppState,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl Reply {
+    pub fn token(&self) -> String {
+        self.body["session_token"]
+            .as_str()
+            .expect("session_token")
+            .to_string()
+    }
+    pub fn session_id(&self) -> String {
+        self.body["session"]["session_id"]
+            .as_str()
+            .expect("session_id")
+            .to_string()
+    }
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or("")
+    }
+    pub fn channels(&self) -> Vec<String> {
+        self.body["session"]["metadata"]["channels"]
+            .as_array()
+            .expect("channels")
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// A fresh, valid Indian mobile number, so tests never share a customer.
+pub fn unique_phone() -> String {
+    format!("+9198{:08}", rand::random::<u32>() % 100_000_000)
+}
+
+/// A request read from `events/<name>.json`, exactly as API Gateway would send it.
+pub fn event(name: &str) -> Request {
+    let path = repo_root().join("events").join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn with_body(mut req: Request, body: &Value) -> Request {
+    *req.body_mut() = Body::Text(body.to_string());
+    req
+}
+
+pub fn with_raw_body(mut req: Request, body: &str) -> Request {
+    *req.body_mut() = Body::Text(body.to_string());
+    req
+}
+
+pub fn with_header(mut req: Request, name: &'static str, value: &str) -> Request {
+    req.headers_mut()
+        .insert(name, HeaderValue::from_str(value).unwrap());
+    req
+}
+
+pub fn without_header(mut req: Request, name: &str) -> Request {
+    req.headers_mut().remove(name);
+    req
+}
+
+pub fn with_token(req: Request, token: &str) -> Request {
+    with_header(req, "x-session-token", token)
+}
+
+impl App {
+    pub async fn new() -> Self {
+        let config = test_config();
+        let client = client(&config);
+        let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+        let defs = tables::table_definitions(&template).unwrap();
+        tables::create_tables(&client, &defs, &table_names(&config), false)
+            .await
+            .expect("tables (is DynamoDB Local running? use `make test`)");
+        let store = Store::new(client, config.tables.clone());
+        let passwords = Passwords::new(config.bcrypt_cost);
+        Self {
+            state: AppState {
+                config,
+                store,
+                passwords,
+            },
+        }
+    }
+
+    pub fn db(&self) -> &Client {
+        self.state.store.client()
+    }
+
+    /// Sends a request to the function that serves its path, as API Gateway would.
+    pub async fn send(&self, req: Request) -> Reply {
+        let response = if req.uri().path().starts_with("/auth/") {
+            auth::handle(&self.state, req).await
+        } else {
+            session::handle(&self.state, req).await
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+            Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub fn app_secret(&self) -> &SecretString {
+        &self.state.config.whatsapp_app_secret
+    }
+
+    pub async fn signup(&self, phone: &str, password: &str, channel: &str) -> Reply {
+        let body = json!({"name": "Test Customer", "phone_number": phone, "password": password, "channel": channel, "city": "Pune"});
+        self.send(with_body(event("auth-signup"), &body)).await
+    }
+
+    pub async fn login(&self, phone: &str, password: &str, channel: &str) -> Reply {
+        let body = json!({"phone_number": phone, "password": password, "channel": channel});
+        self.send(with_body(event("auth-login"), &body)).await
+    }
+
+    pub async fn kiosk_start(&self, phone: &str) -> Reply {
+        let body = json!({"phone": phone, "channel": "kiosk"});
+        self.send(with_body(event("session-start"), &body)).await
+    }
+
+    /// A phone-only login signed with the app secret, as the WhatsApp bot sends it.
+    pub async fn whatsapp_login(&self, phone: &str, name: &str) -> Reply {
+        let body = json!({"phone_number": phone, "name": name, "channel": "whatsapp"}).to_string();
+        let signature = hub_signature(self.app_secret(), body.as_bytes());
+        let req = with_raw_body(event("session-login"), &body);
+        self.send(with_header(req, "x-hub-signature-256", &signature))
+            .await
+    }
+
+    pub async fn restore(&self, token: &str) -> Reply {
+        self.send(with_token(event("session-restore"), token)).await
+    }
+
+    pub async fn update(&self, token: &str, body: Value) -> Reply {
+        self.send(with_body(with_token(event("session-update"), token), &body))
+            .await
+    }
+
+    pub async fn end(&self, token: &str, scope: &str) -> Reply {
+        let req = with_body(
+            with_token(event("session-end"), token),
+            &json!({ "scope": scope }),
+        );
+        self.send(req).await
+    }
+
+    /// Signs up a fresh customer on the web and returns (phone, login reply).
+    pub async fn new_customer(&self) -> (String, Reply) {
+        let phone = unique_phone();
+        let reply = self.signup(&phone, "secret-pass", "web").await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        (phone, reply)
+    }
+
+    /// Sets stored attributes of a session directly, to simulate the passage of time.
+    pub async fn set_session_numbers(&self, session_id: &str, values: &[(&str, i64)]) {
+        let mut update = self
+            .db()
+            .update_item()
+            .table_name(&self.state.config.tables.sessions)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(session_id.into()),
+            );
+        let mut sets = Vec::new();
+        for (i, (name, value)) in values.iter().enumerate() {
+            sets.push(format!("#n{i} = :v{i}"));
+            update = update
+                .expression_attribute_names(format!("#n{i}"), *name)
+                .expression_attribute_values(
+                    format!(":v{i}"),
+                    aws_sdk_dynamodb::types::AttributeValue::N(value.to_string()),
+                );
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Live sessions of a phone as the phone GSI sees them.
+    pub async fn live_sessions(&self, phone: &str) -> Vec<String> {
+        let now = chrono::Utc::now().timestamp();
+        let out = self
+            .db()
+            .query()
+            .table_name(&self.state.config.tables.sessions)
+            .index_name(schema::PHONE_INDEX)
+            .key_condition_expression("phone = :p")
+            .expression_attribute_values(
+                ":p",
+                aws_sdk_dynamodb::types::AttributeValue::S(phone.into()),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.items()
+            .iter()
+            .filter(|i| {
+                i.get("expires_at")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .is_some_and(|e| e > now)
+            })
+            .map(|i| i["pk"].as_s().unwrap().clone())
+            .collect()
+    }
+}

@@ -1,0 +1,12 @@
+//! One integration-test binary (fast to link), one module per concern. Everything runs
+//! against DynamoDB Local; `make test` starts it and the HTTP stack for `e2e`.
+
+mod auth;
+mod channels;
+mod drift;
+mod e2e;
+mod events;
+mod helpers;
+mod import;
+mod lifecycle;
+mod validation;
