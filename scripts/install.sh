@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, when it is missing:
-#   cargo-lambda (PyPI, brings zig), cargo-nextest (crates.io), a Java 17+ runtime (Debian),
-#   DynamoDB Local (the jar
-#   inside the npm package amplify-dynamodb-simulator, cached under .local/).
+#   cargo-lambda (PyPI, brings zig), cargo-nextest (crates.io), a Java 17+ runtime
+#   (Debian), DynamoDB Local (the jar inside the npm package amplify-dynamodb-simulator,
+#   cached under .local/).
 # Safe to run again: each step is skipped when its tool is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
