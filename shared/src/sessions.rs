@@ -11,7 +11,9 @@ use crate::channel::Channel;
 use crate::error::ApiError;
 use crate::model::{LoginResponse, Session, SessionMetadata, limits, rfc3339};
 use crate::phone::PhoneNumber;
-use crate::store::{CreateCustomer, CreateSession, CustomerItem, SessionItem, TokenEntry};
+use crate::store::{
+    CreateCustomer, CreateSession, CustomerItem, MAX_TOKENS, SessionItem, TokenEntry,
+};
 use crate::token::{IssuedToken, Level, PresentedToken, SessionId};
 
 /// Attempts at joining or starting a session before giving up with 503. Each retry is
@@ -58,6 +60,9 @@ pub async fn enter(
                 .join_session(&sid, &token.token_id, &entry, now.timestamp(), expires_at)
                 .await?
             {
+                if session.tokens.len() > MAX_TOKENS {
+                    store.trim(&session).await?;
+                }
                 return Ok(response(token, &session, channel, customer, true));
             }
             // Ended or expired since we looked: its lock may be taken over.

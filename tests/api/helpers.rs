@@ -61,20 +61,7 @@ pub fn client(config: &Config) -> Client {
 }
 
 pub fn table_names(config: &Config) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (
-            schema::CUSTOMERS_RESOURCE.into(),
-            config.tables.customers.clone(),
-        ),
-        (
-            schema::SESSIONS_RESOURCE.into(),
-            config.tables.sessions.clone(),
-        ),
-        (
-            schema::MESSAGES_RESOURCE.into(),
-            config.tables.messages.clone(),
-        ),
-    ])
+    tables::configured_names(&config.tables)
 }
 
 pub struct App {

@@ -208,3 +208,20 @@ async fn tables_hold_token_hashes_never_tokens() {
     assert!(hash.starts_with("$2"), "bcrypt hash expected");
     assert!(!format!("{customer:?}").contains("secret-pass"));
 }
+
+#[tokio::test]
+async fn a_session_keeps_its_newest_logins_and_signs_out_the_oldest() {
+    let app = App::new().await;
+    let (phone, first) = app.new_customer().await;
+    let mut last = None;
+    for _ in 0..omnisession::store::MAX_TOKENS + 1 {
+        last = Some(app.kiosk_start(&phone).await);
+    }
+    let last = last.unwrap();
+    assert_eq!(app.restore(&last.token()).await.status, 200);
+    assert_eq!(
+        app.restore(&first.token()).await.status,
+        401,
+        "the oldest login is signed out"
+    );
+}

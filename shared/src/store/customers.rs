@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreResult, classify, unexpected};
+use super::{Store, StoreResult, classify, if_condition_held, unexpected};
 use crate::model::Customer;
 use crate::phone::PhoneNumber;
 
@@ -208,16 +208,7 @@ impl Store {
             .expression_attribute_values(":now", AttributeValue::S(now.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(classify(e)),
-        }
+        Ok(if_condition_held(result)?.is_some())
     }
 
     /// Loads one row of the old system's customers.csv. Running it again with the same row

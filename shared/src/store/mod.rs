@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
-pub use sessions::{CreateSession, SessionChanges, SessionItem, TokenEntry};
+pub use sessions::{CreateSession, MAX_TOKENS, SessionChanges, SessionItem, TokenEntry};
 
 use crate::config::{Config, Tables};
 
@@ -101,10 +101,30 @@ where
         _ => false,
     };
     let text = DisplayErrorContext(&err).to_string();
+    // A write that collided with a concurrent transaction on the same item: the retry
+    // the client is told to make (503 + Retry-After) will succeed.
+    let transient = transient || text.contains("TransactionConflict");
     if transient {
         StoreError::Unavailable(text)
     } else {
         StoreError::Unexpected(text)
+    }
+}
+
+/// The outcome of a conditional `UpdateItem`: `Some` when the condition held and the write
+/// was made, `None` when it did not hold; any other failure is classified.
+pub(crate) fn if_condition_held<T, R: std::fmt::Debug>(
+    result: Result<T, SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>>,
+) -> StoreResult<Option<T>> {
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(classify(e)),
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::messages::{put_message, sort_key};
 use super::schema::PHONE_INDEX;
-use super::{Store, StoreResult, classify, unexpected};
+use super::{Store, StoreResult, classify, if_condition_held, unexpected};
 use crate::channel::Channel;
 use crate::model::{CartItem, ChatMessage, Sku, limits};
 use crate::token::Level;
@@ -189,19 +189,10 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => out
-                .attributes
-                .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
-                .transpose(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(classify(e)),
-        }
+        if_condition_held(result)?
+            .and_then(|out| out.attributes)
+            .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
+            .transpose()
     }
 
     /// Starts a session and takes the phone's lock in one transaction. The lock, not the
@@ -294,16 +285,7 @@ impl Store {
             .expression_attribute_values(":epoch", n(now_epoch))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(classify(e)),
-        }
+        Ok(if_condition_held(result)?.is_some())
     }
 
     /// Applies `/session/update` as one atomic write, made only while the session is live
@@ -368,10 +350,7 @@ impl Store {
             .build()
             .map_err(unexpected)?;
 
-        let mut transaction = self
-            .db
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build());
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
         for (i, message) in changes.messages.iter().enumerate() {
             let put = put_message(
                 &self.tables.messages,
@@ -380,17 +359,37 @@ impl Store {
                 message,
                 session.max_expires_at,
             )?;
-            transaction = transaction.transact_items(TransactWriteItem::builder().put(put).build());
+            items.push(TransactWriteItem::builder().put(put).build());
         }
-        if let Err(err) = transaction.send().await {
-            if let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
-                err.as_service_error()
-                && e.cancellation_reasons().first().and_then(|r| r.code())
-                    == Some("ConditionalCheckFailed")
-            {
+        // Concurrent writers to one session (web, kiosk, agent) can collide inside
+        // DynamoDB's transaction protocol; their changes commute, so try again.
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .db
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let Err(err) = result else { break };
+            let reasons = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    e.cancellation_reasons().to_vec()
+                }
+                _ => Vec::new(),
+            };
+            if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
                 return Ok(None);
             }
-            return Err(classify(err));
+            let conflict = reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"));
+            attempt += 1;
+            if !conflict || attempt >= TRANSACTION_ATTEMPTS {
+                return Err(classify(err));
+            }
+            let backoff = 10 * attempt as u64 + rand::random::<u64>() % 20;
+            tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
         }
         let Some(after) = self.session(session.id()).await? else {
             return Ok(None);
@@ -403,7 +402,7 @@ impl Store {
     /// in the messages table), SKUs beyond the newest [`limits::RECOMMENDED_SKUS`], and
     /// the oldest logins beyond [`MAX_TOKENS`]. Best effort: a concurrent writer's own
     /// trim takes over when the size condition no longer holds.
-    async fn trim(&self, item: &SessionItem) -> StoreResult<()> {
+    pub(crate) async fn trim(&self, item: &SessionItem) -> StoreResult<()> {
         let mut removes = Vec::new();
         let mut names = HashMap::new();
         let extra_messages = item.recent.len().saturating_sub(limits::CHAT_WINDOW);
@@ -445,16 +444,8 @@ impl Store {
             .expression_attribute_values(":len", n(item.recent.len()))
             .send()
             .await;
-        match result {
-            Err(e)
-                if !e
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(classify(e))
-            }
-            _ => Ok(()),
-        }
+        // A failed size condition means another writer trimmed first.
+        if_condition_held(result).map(|_| ())
     }
 
     /// Ends one login: its token stops working at once. `false` if it was already gone.
@@ -469,16 +460,7 @@ impl Store {
             .expression_attribute_names("#tid", token_id)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(classify(e)),
-        }
+        Ok(if_condition_held(result)?.is_some())
     }
 
     /// Ends the session on every channel: deletes it and releases the phone's lock.
@@ -528,6 +510,9 @@ impl Store {
         }
     }
 }
+
+/// Tries of a transaction that lost a race to a concurrent one on the same items.
+const TRANSACTION_ATTEMPTS: u32 = 6;
 
 /// Logins kept per session; the oldest beyond this are signed out.
 pub const MAX_TOKENS: usize = 32;

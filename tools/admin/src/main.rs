@@ -5,14 +5,13 @@
 //!   omnisession-admin import-customers customers.csv
 //!   OMNISESSION_PASSWORD=… omnisession-admin set-password +919876543210
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use omnisession::config::Config;
 use omnisession::model::rfc3339;
 use omnisession::passwords::{Password, Passwords};
 use omnisession::phone::PhoneNumber;
-use omnisession::store::{Store, schema};
+use omnisession::store::Store;
 use omnisession_admin::{import, tables};
 
 const USAGE: &str = "usage:
@@ -50,20 +49,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             let yaml =
                 std::fs::read_to_string(&template).map_err(|e| format!("{template}: {e}"))?;
             let defs = tables::table_definitions(&yaml).map_err(|e| e.to_string())?;
-            let names = BTreeMap::from([
-                (
-                    schema::CUSTOMERS_RESOURCE.to_string(),
-                    config.tables.customers.clone(),
-                ),
-                (
-                    schema::SESSIONS_RESOURCE.to_string(),
-                    config.tables.sessions.clone(),
-                ),
-                (
-                    schema::MESSAGES_RESOURCE.to_string(),
-                    config.tables.messages.clone(),
-                ),
-            ]);
+            let names = tables::configured_names(&config.tables);
             for line in tables::create_tables(store.client(), &defs, &names, recreate)
                 .await
                 .map_err(|e| e.to_string())?

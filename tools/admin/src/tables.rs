@@ -8,6 +8,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use omnisession::config::Tables;
+use omnisession::store::schema;
 use serde_yaml_ng::Value;
 
 /// One `AWS::DynamoDB::Table` resource of the template, reduced to what CreateTable needs.
@@ -54,6 +56,24 @@ fn pairs(v: &Value, a: &str, b: &str) -> Result<Vec<(String, String)>, TableErro
         .iter()
         .map(|item| Ok((text(&item[a], a)?, text(&item[b], b)?)))
         .collect()
+}
+
+/// The configured table name of each template table, by logical id.
+pub fn configured_names(tables: &Tables) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            schema::CUSTOMERS_RESOURCE.to_string(),
+            tables.customers.clone(),
+        ),
+        (
+            schema::SESSIONS_RESOURCE.to_string(),
+            tables.sessions.clone(),
+        ),
+        (
+            schema::MESSAGES_RESOURCE.to_string(),
+            tables.messages.clone(),
+        ),
+    ])
 }
 
 /// Every table of the template, by logical id, in template order.
