@@ -157,11 +157,18 @@ pub struct Price(f64);
 
 impl TryFrom<f64> for Price {
     type Error = String;
+    /// Whole cents only: DynamoDB cannot store numbers like 1e-200, and a price has no use
+    /// for them.
     fn try_from(p: f64) -> Result<Self, String> {
-        if p.is_finite() && (0.0..=limits::PRICE_MAX).contains(&p) {
-            Ok(Self(p))
+        let cents = (p * 100.0).round();
+        let whole_cents = (cents / 100.0 - p).abs() < 1e-9 && (p == 0.0 || cents >= 1.0);
+        if p.is_finite() && (0.0..=limits::PRICE_MAX).contains(&p) && whole_cents {
+            Ok(Self(cents / 100.0))
         } else {
-            Err(format!("must be a number from 0 to {}", limits::PRICE_MAX))
+            Err(format!(
+                "must be a number from 0 to {} with at most 2 decimal places",
+                limits::PRICE_MAX
+            ))
         }
     }
 }
@@ -180,7 +187,8 @@ pub struct CartItem {
     pub price: Price,
 }
 
-/// A customer as the API shows it: never a password or its hash.
+/// A customer as the API shows it: never a password or its hash. The personal fields are
+/// `null` for a `phone`-level login (WhatsApp, a kiosk entering a phone number).
 #[derive(Clone, Debug, Serialize)]
 pub struct Customer {
     pub customer_id: String,
@@ -313,10 +321,15 @@ mod tests {
         let ok: CartItem =
             serde_json::from_str(r#"{"sku":"SKU-1","quantity":2,"price":499.5}"#).unwrap();
         assert_eq!(ok.sku.as_str(), "SKU-1");
+        assert!(
+            serde_json::from_str::<CartItem>(r#"{"sku":"A","quantity":1,"price":19.99}"#).is_ok()
+        );
         for bad in [
             r#"{"sku":"","quantity":1,"price":1}"#,
             r#"{"sku":"A","quantity":0,"price":1}"#,
             r#"{"sku":"A","quantity":1,"price":-1}"#,
+            r#"{"sku":"A","quantity":1,"price":1e-200}"#,
+            r#"{"sku":"A","quantity":1,"price":0.001}"#,
             r#"{"sku":"A","quantity":1.5,"price":1}"#,
             r#"{"sku":"A\u0000","quantity":1,"price":1}"#,
         ] {

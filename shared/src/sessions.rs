@@ -2,8 +2,6 @@
 //! it), gets its own token, and slides the 7-day expiry; every request with a token is
 //! checked with one strongly consistent read.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 
 use crate::AppState;
@@ -36,34 +34,32 @@ pub async fn enter(
     level: Level,
 ) -> Result<LoginResponse, ApiError> {
     let store = &state.store;
-    let now = Utc::now();
-    let entry = TokenEntry {
-        hash: String::new(),
-        channel,
-        level,
-        issued_at: rfc3339(now),
-    };
     let mut target = store
-        .live_session_by_phone(&customer.phone_number, now.timestamp())
+        .live_session_by_phone(&customer.phone_number, Utc::now().timestamp())
         .await?;
     let mut stale: Option<String> = None;
 
-    for attempt in 0..ENTER_ATTEMPTS {
+    for attempt in 1..=ENTER_ATTEMPTS {
+        // Read the clock per attempt: a join must not judge liveness by a stale time.
+        let now = Utc::now();
+        let login = |token: &IssuedToken| TokenEntry {
+            hash: token.hash.clone(),
+            channel,
+            level,
+            issued_at: rfc3339(now),
+        };
         if let Some((sid, max_expires_at)) = target.take() {
             let token = IssuedToken::issue(&session_id(&sid)?);
-            let entry = TokenEntry {
-                hash: token.hash.clone(),
-                ..entry.clone()
-            };
+            let entry = login(&token);
             let expires_at = next_expiry(state, now, max_expires_at);
             if let Some(session) = store
                 .join_session(&sid, &token.token_id, &entry, now.timestamp(), expires_at)
                 .await?
             {
                 if session.tokens.len() > MAX_TOKENS {
-                    store.trim(&session).await?;
+                    store.trim(&session).await;
                 }
-                return Ok(response(token, &session, channel, customer, true));
+                return Ok(response(token, &session, &entry, customer, true));
             }
             // Ended or expired since we looked: its lock may be taken over.
             stale = Some(sid);
@@ -71,21 +67,20 @@ pub async fn enter(
 
         let sid = SessionId::generate();
         let token = IssuedToken::issue(&sid);
+        let entry = login(&token);
         let session = new_session(state, &sid, customer, &token, &entry, now);
-        match store.create_session(&session, stale.as_deref()).await? {
+        match store
+            .create_session(&session, stale.as_deref(), now.timestamp())
+            .await?
+        {
             CreateSession::Created => {
-                return Ok(response(token, &session, channel, customer, false));
+                return Ok(response(token, &session, &entry, customer, false));
             }
             CreateSession::Held {
                 session_id,
                 max_expires_at,
-            } => {
-                target = Some((session_id, max_expires_at));
-            }
-            CreateSession::Contended => {
-                let jitter = rand::random::<u64>() % 20;
-                tokio::time::sleep(Duration::from_millis(10 * (attempt as u64 + 1) + jitter)).await;
-            }
+            } => target = Some((session_id, max_expires_at)),
+            CreateSession::Contended => crate::store::backoff(attempt as u32).await,
         }
     }
     Err(ApiError::Unavailable)
@@ -111,14 +106,7 @@ fn new_session(
         phone: customer.phone_number.clone(),
         customer_id: customer.customer_id.clone(),
         channels: [(entry.channel.as_str().to_string(), now_text.clone())].into(),
-        tokens: [(
-            token.token_id.clone(),
-            TokenEntry {
-                hash: token.hash.clone(),
-                ..entry.clone()
-            },
-        )]
-        .into(),
+        tokens: [(token.token_id.clone(), entry.clone())].into(),
         recent: Vec::new(),
         message_count: 0,
         summary: String::new(),
@@ -134,14 +122,15 @@ fn new_session(
 fn response(
     token: IssuedToken,
     session: &SessionItem,
-    channel: Channel,
+    entry: &TokenEntry,
     customer: &CustomerItem,
     reused: bool,
 ) -> LoginResponse {
+    let (channel, level) = (entry.channel, entry.level);
     LoginResponse {
         session_token: token.value.expose().to_string(),
         session: view(session, channel),
-        customer: customer.view(),
+        customer: customer.view(level),
         reused,
     }
 }

@@ -210,18 +210,22 @@ async fn tables_hold_token_hashes_never_tokens() {
 }
 
 #[tokio::test]
-async fn a_session_keeps_its_newest_logins_and_signs_out_the_oldest() {
+async fn kiosk_logins_cannot_push_out_the_customers_password_login() {
     let app = App::new().await;
-    let (phone, first) = app.new_customer().await;
-    let mut last = None;
+    let (phone, web) = app.new_customer().await;
+    let mut kiosks = Vec::new();
     for _ in 0..omnisession::store::MAX_TOKENS + 1 {
-        last = Some(app.kiosk_start(&phone).await);
+        kiosks.push(app.kiosk_start(&phone).await.token());
     }
-    let last = last.unwrap();
-    assert_eq!(app.restore(&last.token()).await.status, 200);
     assert_eq!(
-        app.restore(&first.token()).await.status,
-        401,
-        "the oldest login is signed out"
+        app.restore(&web.token()).await.status,
+        200,
+        "the password login stays"
     );
+    assert_eq!(
+        app.restore(&kiosks[0]).await.status,
+        401,
+        "the oldest kiosk login goes"
+    );
+    assert_eq!(app.restore(kiosks.last().unwrap()).await.status, 200);
 }

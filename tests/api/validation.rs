@@ -199,6 +199,10 @@ async fn update_rejects_bad_items_and_stores_nothing() {
             "cart[0].price",
         ),
         (json!({"cart": "A"}), "cart"),
+        (
+            json!({"cart": [{"sku": "A", "quantity": 1, "price": 1e-200}]}),
+            "cart[0].price",
+        ),
         (json!({"recommended_skus": [""]}), "recommended_skus[0]"),
         (
             json!({"recommended_skus": (0..51).map(|i| format!("S{i}")).collect::<Vec<_>>()}),

@@ -60,7 +60,7 @@ pub async fn start(state: &AppState, req: &Request) -> HttpResult {
     // presented one was.
     let authed = sessions::authenticate(state, http::session_token(req)).await?;
     if authed.session.phone != phone.as_str() {
-        return Err(ApiError::Forbidden(
+        return Err(ApiError::Unauthorized(
             "the session token belongs to another phone number",
         ));
     }

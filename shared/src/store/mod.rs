@@ -128,6 +128,39 @@ pub(crate) fn if_condition_held<T, R: std::fmt::Debug>(
     }
 }
 
+/// Tries of a write that lost a race to a concurrent transaction on the same item.
+pub(crate) const CONFLICT_ATTEMPTS: u32 = 6;
+
+/// Sends a single-item write again when it collided with a transaction in flight on the
+/// same item (`TransactionConflictException`, which the SDK's retry mode leaves to us).
+pub(crate) async fn retry_conflicts<T, E, R, F, Fut>(mut send: F) -> Result<T, SdkError<E, R>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata,
+{
+    let mut attempt = 0;
+    loop {
+        let result = send().await;
+        attempt += 1;
+        match &result {
+            Err(SdkError::ServiceError(e))
+                if e.err().code() == Some("TransactionConflictException")
+                    && attempt < CONFLICT_ATTEMPTS =>
+            {
+                backoff(attempt).await
+            }
+            _ => return result,
+        }
+    }
+}
+
+/// A short, growing, jittered pause before trying a contended write again.
+pub(crate) async fn backoff(attempt: u32) {
+    let millis = 10 * u64::from(attempt) + rand::random::<u64>() % 20;
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
 pub(crate) fn unexpected(err: impl std::fmt::Display) -> StoreError {
     StoreError::Unexpected(err.to_string())
 }

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::messages::{put_message, sort_key};
 use super::schema::PHONE_INDEX;
-use super::{Store, StoreResult, classify, if_condition_held, unexpected};
+use super::{
+    Store, StoreResult, backoff, classify, if_condition_held, retry_conflicts, unexpected,
+};
 use crate::channel::Channel;
 use crate::model::{CartItem, ChatMessage, Sku, limits};
 use crate::token::Level;
@@ -167,7 +169,7 @@ impl Store {
         now_epoch: i64,
         expires_at: i64,
     ) -> StoreResult<Option<SessionItem>> {
-        let result = self
+        let request = self
             .db
             .update_item()
             .table_name(&self.tables.sessions)
@@ -186,9 +188,8 @@ impl Store {
             )
             .expression_attribute_values(":exp", n(expires_at))
             .expression_attribute_values(":epoch", n(now_epoch))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+            .return_values(ReturnValue::AllNew);
+        let result = retry_conflicts(|| request.clone().send()).await;
         if_condition_held(result)?
             .and_then(|out| out.attributes)
             .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
@@ -197,11 +198,13 @@ impl Store {
 
     /// Starts a session and takes the phone's lock in one transaction. The lock, not the
     /// GSI, is what keeps one live session per phone. `replacing` names a dead session
-    /// whose lock may be taken over.
+    /// whose lock may be taken over; the same transaction deletes that session, so a login
+    /// that read it as live a moment ago cannot revive it beside the new one.
     pub async fn create_session(
         &self,
         item: &SessionItem,
         replacing: Option<&str>,
+        now_epoch: i64,
     ) -> StoreResult<CreateSession> {
         let mut lock = Put::builder()
             .table_name(&self.tables.sessions)
@@ -221,15 +224,29 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(unexpected)?;
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(lock.build().map_err(unexpected)?)
+                .build(),
+            TransactWriteItem::builder().put(session).build(),
+        ];
+        if let Some(stale) = replacing {
+            let delete_stale = Delete::builder()
+                .table_name(&self.tables.sessions)
+                .key("pk", s(stale))
+                .condition_expression("attribute_not_exists(pk) OR expires_at <= :epoch")
+                .expression_attribute_values(":epoch", n(now_epoch))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .map_err(unexpected)?;
+            items.push(TransactWriteItem::builder().delete(delete_stale).build());
+        }
         let result = self
             .db
             .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(lock.build().map_err(unexpected)?)
-                    .build(),
-            )
-            .transact_items(TransactWriteItem::builder().put(session).build())
+            .set_transact_items(Some(items))
             .send()
             .await;
         let err = match result {
@@ -240,22 +257,37 @@ impl Store {
             err.as_service_error()
         {
             let reasons = e.cancellation_reasons();
-            let lock_reason = reasons.first();
-            if lock_reason.and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
-                let holder = lock_reason.and_then(|r| r.item());
-                let sid = holder
+            let number = |item: Option<&HashMap<String, AttributeValue>>, name: &str| {
+                item.and_then(|i| i.get(name))
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+            };
+            let failed = |i: usize| {
+                reasons
+                    .get(i)
+                    .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+            };
+            // The lock belongs to a session other than the one we may replace.
+            if let Some(reason) = failed(0) {
+                let sid = reason
+                    .item()
                     .and_then(|i| i.get("session_id"))
                     .and_then(|v| v.as_s().ok());
-                let max = holder
-                    .and_then(|i| i.get("expires_at"))
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok());
-                if let (Some(sid), Some(max)) = (sid, max) {
+                if let (Some(sid), Some(max)) = (sid, number(reason.item(), "expires_at")) {
                     return Ok(CreateSession::Held {
                         session_id: sid.clone(),
                         max_expires_at: max,
                     });
                 }
+            }
+            // The session we took for dead was extended meanwhile: it is still the one.
+            if let (Some(reason), Some(stale)) = (failed(2), replacing)
+                && let Some(max) = number(reason.item(), "max_expires_at")
+            {
+                return Ok(CreateSession::Held {
+                    session_id: stale.to_string(),
+                    max_expires_at: max,
+                });
             }
             if reasons
                 .iter()
@@ -274,7 +306,7 @@ impl Store {
         now_epoch: i64,
         expires_at: i64,
     ) -> StoreResult<bool> {
-        let result = self
+        let request = self
             .db
             .update_item()
             .table_name(&self.tables.sessions)
@@ -282,9 +314,8 @@ impl Store {
             .update_expression("SET expires_at = :exp")
             .condition_expression("attribute_exists(pk) AND expires_at > :epoch")
             .expression_attribute_values(":exp", n(expires_at))
-            .expression_attribute_values(":epoch", n(now_epoch))
-            .send()
-            .await;
+            .expression_attribute_values(":epoch", n(now_epoch));
+        let result = retry_conflicts(|| request.clone().send()).await;
         Ok(if_condition_held(result)?.is_some())
     }
 
@@ -388,23 +419,26 @@ impl Store {
             if !conflict || attempt >= TRANSACTION_ATTEMPTS {
                 return Err(classify(err));
             }
-            let backoff = 10 * attempt as u64 + rand::random::<u64>() % 20;
-            tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+            backoff(attempt).await;
         }
         let Some(after) = self.session(session.id()).await? else {
             return Ok(None);
         };
-        self.trim(&after).await?;
+        self.trim(&after).await;
         Ok(Some(after))
     }
 
     /// Keeps the session item small: drops chat messages older than the window (they stay
     /// in the messages table), SKUs beyond the newest [`limits::RECOMMENDED_SKUS`], and
-    /// the oldest logins beyond [`MAX_TOKENS`]. Best effort: a concurrent writer's own
-    /// trim takes over when the size condition no longer holds.
-    pub(crate) async fn trim(&self, item: &SessionItem) -> StoreResult<()> {
+    /// logins beyond [`MAX_TOKENS`] (phone-level ones first, then the oldest, so a kiosk
+    /// cannot push the customer's password logins out). Best effort: the write is
+    /// conditioned on what it read, and when another writer got there first, or the trim
+    /// fails, the next write trims instead; the caller's own write has already succeeded.
+    pub(crate) async fn trim(&self, item: &SessionItem) {
         let mut removes = Vec::new();
+        let mut conditions = vec!["attribute_exists(pk) AND size(recent) = :len".to_string()];
         let mut names = HashMap::new();
+        let mut values = HashMap::from([(":len".to_string(), n(item.recent.len()))]);
         let extra_messages = item.recent.len().saturating_sub(limits::CHAT_WINDOW);
         removes.extend((0..extra_messages).map(|i| format!("recent[{i}]")));
         let skus = item.recommended_skus();
@@ -413,16 +447,19 @@ impl Store {
             .take(skus.len().saturating_sub(limits::RECOMMENDED_SKUS))
             .enumerate()
         {
+            // Unless it was recommended again meanwhile.
             removes.push(format!("skus.#old{i}"));
+            conditions.push(format!("skus.#old{i} = :old{i}"));
             names.insert(format!("#old{i}"), sku.clone());
+            values.insert(format!(":old{i}"), n(item.skus[sku]));
         }
-        let mut tokens: Vec<(&String, &String)> = item
+        let mut tokens: Vec<(Level, &String, &String)> = item
             .tokens
             .iter()
-            .map(|(id, t)| (&t.issued_at, id))
+            .map(|(id, t)| (t.level, &t.issued_at, id))
             .collect();
         tokens.sort();
-        for (i, (_, id)) in tokens
+        for (i, (_, _, id)) in tokens
             .iter()
             .take(tokens.len().saturating_sub(MAX_TOKENS))
             .enumerate()
@@ -431,35 +468,34 @@ impl Store {
             names.insert(format!("#tok{i}"), (*id).clone());
         }
         if removes.is_empty() {
-            return Ok(());
+            return;
         }
-        let result = self
+        let request = self
             .db
             .update_item()
             .table_name(&self.tables.sessions)
             .key("pk", s(item.id()))
             .update_expression(format!("REMOVE {}", removes.join(", ")))
-            .condition_expression("attribute_exists(pk) AND size(recent) = :len")
+            .condition_expression(conditions.join(" AND "))
             .set_expression_attribute_names((!names.is_empty()).then_some(names))
-            .expression_attribute_values(":len", n(item.recent.len()))
-            .send()
-            .await;
-        // A failed size condition means another writer trimmed first.
-        if_condition_held(result).map(|_| ())
+            .set_expression_attribute_values(Some(values));
+        let result = retry_conflicts(|| request.clone().send()).await;
+        if let Err(err) = if_condition_held(result) {
+            tracing::warn!(session_id = item.id(), error = %err, "trim failed; the next write retries it");
+        }
     }
 
     /// Ends one login: its token stops working at once. `false` if it was already gone.
     pub async fn revoke_token(&self, session_id: &str, token_id: &str) -> StoreResult<bool> {
-        let result = self
+        let request = self
             .db
             .update_item()
             .table_name(&self.tables.sessions)
             .key("pk", s(session_id))
             .update_expression("REMOVE tokens.#tid")
             .condition_expression("attribute_exists(tokens.#tid)")
-            .expression_attribute_names("#tid", token_id)
-            .send()
-            .await;
+            .expression_attribute_names("#tid", token_id);
+        let result = retry_conflicts(|| request.clone().send()).await;
         Ok(if_condition_held(result)?.is_some())
     }
 
@@ -512,7 +548,7 @@ impl Store {
 }
 
 /// Tries of a transaction that lost a race to a concurrent one on the same items.
-const TRANSACTION_ATTEMPTS: u32 = 6;
+const TRANSACTION_ATTEMPTS: u32 = super::CONFLICT_ATTEMPTS;
 
 /// Logins kept per session; the oldest beyond this are signed out.
 pub const MAX_TOKENS: usize = 32;
