@@ -32,6 +32,8 @@ pub struct Config {
     pub session_max: Duration,
     /// A pure read slides the expiry at most this often (1 hour).
     pub touch_interval: Duration,
+    /// How long a QR handoff code stays valid (at most 120 s).
+    pub qr_ttl: Duration,
     /// Set locally to reach DynamoDB Local; unset in AWS.
     pub dynamodb_endpoint: Option<String>,
     /// Request bodies above this many bytes are refused with 413.
@@ -128,6 +130,7 @@ impl Config {
                 0,
                 86_400,
             )?),
+            qr_ttl: Duration::seconds(number("QR_TTL_SECS", 120, 10, 120)?),
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024)? as usize,
         })
@@ -160,6 +163,7 @@ mod tests {
         assert_eq!(cfg.session_idle, Duration::days(7));
         assert_eq!(cfg.session_max, Duration::days(30));
         assert_eq!(cfg.touch_interval, Duration::hours(1));
+        assert_eq!(cfg.qr_ttl, Duration::seconds(120));
         assert_eq!(cfg.phone_region, Region::IN);
     }
 
@@ -182,6 +186,14 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("KIOSK_KEYS")
+        );
+        let mut bad = TABLES.to_vec();
+        bad.push(("QR_TTL_SECS", "600"));
+        assert!(
+            Config::from_lookup(lookup(&bad))
+                .unwrap_err()
+                .to_string()
+                .contains("QR_TTL_SECS")
         );
         let mut bad = TABLES.to_vec();
         bad.push(("PHONE_DEFAULT_REGION", "XX"));

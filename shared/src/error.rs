@@ -29,6 +29,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("request body must be JSON, sent with Content-Type: application/json")]
     UnsupportedMediaType,
+    /// 429: too many failed attempts from this caller; retry after the given seconds.
+    #[error("too many failed attempts; retry in {0} seconds")]
+    TooManyRequests(u64),
     /// 503: DynamoDB throttled or could not be reached after the SDK's retries.
     #[error("the service is temporarily unavailable; retry shortly")]
     Unavailable,
@@ -52,6 +55,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -67,6 +71,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyRequests(_) => "rate_limited",
             Self::Unavailable => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -82,10 +87,15 @@ impl ApiError {
             _ => json!({ "detail": self.to_string(), "error_type": self.error_type() }),
         };
         let mut response = crate::http::json(self.status(), &body);
-        if matches!(self, Self::Unavailable) {
+        let retry_after = match self {
+            Self::Unavailable => Some(1),
+            Self::TooManyRequests(seconds) => Some((*seconds).max(1)),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

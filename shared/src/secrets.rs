@@ -36,6 +36,12 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(&b).into()
 }
 
+/// A short, stable, non-reversible name for a secret (to key counters by kiosk key
+/// without storing the key).
+pub fn fingerprint(secret: &str) -> String {
+    hex::encode(&Sha256::digest(secret.as_bytes())[..8])
+}
+
 /// A set of API keys (kiosks, the sales agent). Checking a key looks at every key in the
 /// ring, so timing tells nothing about which one, if any, was close.
 #[derive(Clone, Debug, Default)]

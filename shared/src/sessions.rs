@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::model::{LoginResponse, Session, SessionMetadata, limits, rfc3339};
 use crate::phone::PhoneNumber;
 use crate::store::{
-    CreateCustomer, CreateSession, CustomerItem, MAX_TOKENS, SessionItem, TokenEntry,
+    CreateCustomer, CreateSession, CustomerItem, MAX_TOKENS, QrGrant, SessionItem, TokenEntry,
 };
 use crate::token::{IssuedToken, Level, PresentedToken, SessionId};
 
@@ -49,17 +49,9 @@ pub async fn enter(
             issued_at: rfc3339(now),
         };
         if let Some((sid, max_expires_at)) = target.take() {
-            let token = IssuedToken::issue(&session_id(&sid)?);
-            let entry = login(&token);
-            let expires_at = next_expiry(state, now, max_expires_at);
-            if let Some(session) = store
-                .join_session(&sid, &token.token_id, &entry, now.timestamp(), expires_at)
-                .await?
-            {
-                if session.tokens.len() > MAX_TOKENS {
-                    store.trim(&session).await;
-                }
-                return Ok(response(token, &session, &entry, customer, true));
+            let joined = join(state, &sid, max_expires_at, customer, channel, level).await?;
+            if let Some(entered) = joined {
+                return Ok(entered);
             }
             // Ended or expired since we looked: its lock may be taken over.
             stale = Some(sid);
@@ -84,6 +76,60 @@ pub async fn enter(
         }
     }
     Err(ApiError::Unavailable)
+}
+
+/// Adds a login to the live session `sid`; `None` when it has ended or expired.
+async fn join(
+    state: &AppState,
+    sid: &str,
+    max_expires_at: i64,
+    customer: &CustomerItem,
+    channel: Channel,
+    level: Level,
+) -> Result<Option<LoginResponse>, ApiError> {
+    let now = Utc::now();
+    let token = IssuedToken::issue(&session_id(sid)?);
+    let entry = TokenEntry {
+        hash: token.hash.clone(),
+        channel,
+        level,
+        issued_at: rfc3339(now),
+    };
+    let expires_at = next_expiry(state, now, max_expires_at);
+    let joined = state
+        .store
+        .join_session(sid, &token.token_id, &entry, now.timestamp(), expires_at)
+        .await?;
+    let Some(session) = joined else {
+        return Ok(None);
+    };
+    if session.tokens.len() > MAX_TOKENS {
+        state.store.trim(&session).await;
+    }
+    Ok(Some(response(token, &session, &entry, customer, true)))
+}
+
+/// The QR handoff: a kiosk joins exactly the session the code was made for, at the level
+/// of the login that made it. `None` when that session has ended meanwhile.
+pub async fn hand_over(
+    state: &AppState,
+    grant: &QrGrant,
+    channel: Channel,
+    level: Level,
+) -> Result<Option<LoginResponse>, ApiError> {
+    let phone = PhoneNumber::from_stored(grant.phone.clone());
+    let Some(customer) = state.store.customer_by_phone(&phone).await? else {
+        return Ok(None);
+    };
+    join(
+        state,
+        &grant.session_id,
+        grant.max_expires_at,
+        &customer,
+        channel,
+        level,
+    )
+    .await
 }
 
 fn session_id(raw: &str) -> Result<SessionId, ApiError> {

@@ -110,6 +110,36 @@ impl PresentedToken {
     }
 }
 
+/// A QR handoff code: 160 random bits, single use, stored only as its hash.
+pub struct QrToken {
+    pub value: SecretString,
+    pub hash: String,
+}
+
+impl QrToken {
+    const BYTES: usize = 20;
+    const CHARS: usize = 27; // base64url of 20 bytes, unpadded
+
+    pub fn issue() -> Self {
+        let value = URL_SAFE_NO_PAD.encode(rand::random::<[u8; Self::BYTES]>());
+        let hash = hash(&value);
+        Self {
+            value: SecretString::new(value),
+            hash,
+        }
+    }
+
+    /// The hash to look a presented code up by; `None` when it cannot be one of ours.
+    pub fn hash_of_presented(raw: &str) -> Option<String> {
+        let raw = raw.trim();
+        let well_formed = raw.len() == Self::CHARS
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then(|| hash(raw))
+    }
+}
+
 fn hash(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
@@ -136,6 +166,18 @@ mod tests {
         let secret = issued.value.expose().rsplit('.').next().unwrap();
         assert_eq!(URL_SAFE_NO_PAD.decode(secret).unwrap().len(), 32);
         assert!(!issued.hash.contains(secret));
+    }
+
+    #[test]
+    fn qr_tokens_carry_160_bits_and_are_looked_up_by_hash() {
+        let qr = QrToken::issue();
+        assert_eq!(URL_SAFE_NO_PAD.decode(qr.value.expose()).unwrap().len(), 20);
+        assert_eq!(
+            QrToken::hash_of_presented(qr.value.expose()),
+            Some(qr.hash.clone())
+        );
+        assert_eq!(QrToken::hash_of_presented("short"), None);
+        assert_eq!(QrToken::hash_of_presented(&"!".repeat(27)), None);
     }
 
     #[test]

@@ -105,15 +105,9 @@ fn router_routes(function: &str) -> BTreeSet<(String, String)> {
             continue;
         }
         let path = line.split('"').nth(1).unwrap().to_string();
-        let method = line
-            .split("method = \"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
-        routes.insert((method, path));
+        for method in line.split("method = \"").skip(1) {
+            routes.insert((method.split('"').next().unwrap().to_string(), path.clone()));
+        }
     }
     routes
 }
@@ -127,7 +121,12 @@ fn code_routes(routes: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 
 #[test]
 fn every_route_in_the_code_is_in_the_template_and_the_local_router() {
-    for (binary, routes) in [("session", session::ROUTES), ("auth", auth::ROUTES)] {
+    for (binary, routes) in [
+        ("session", session::ROUTES),
+        ("auth", auth::ROUTES),
+        ("qr", qr::ROUTES),
+        ("sales-memory", sales_memory::ROUTES),
+    ] {
         let code = code_routes(routes);
         assert_eq!(
             template_routes(binary),

@@ -180,3 +180,94 @@ async fn the_old_services_checklist_passes_over_http() {
         .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn the_qr_handoff_works_over_http() {
+    let http = Http::connect().await;
+    let env = test_env();
+    let kiosk_key = env["KIOSK_KEYS"].split(',').next().unwrap().to_string();
+    let phone = unique_phone();
+
+    // Web signup and login, then a chat message on the web.
+    let signup = json!({"name": "QR Shopper", "phone_number": phone, "password": "qr-pass-1", "channel": "web"});
+    let (status, _) = http
+        .call("POST", "/auth/signup", &[], Some(signup.to_string()))
+        .await;
+    assert_eq!(status, 201);
+    let login = json!({"phone_number": phone, "password": "qr-pass-1", "channel": "web"});
+    let (status, web) = http
+        .call("POST", "/auth/login", &[], Some(login.to_string()))
+        .await;
+    assert_eq!(status, 200, "{web}");
+    let web_token = web["session_token"].as_str().unwrap().to_string();
+    let update = json!({"messages": [{"role": "user", "content": "handoff marker"}]}).to_string();
+    let (status, _) = http
+        .call(
+            "POST",
+            "/session/update",
+            &[("x-session-token", &web_token)],
+            Some(update),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // The phone shows a code; the kiosk scans it.
+    let (status, init) = http
+        .call(
+            "POST",
+            "/auth/qr-init",
+            &[("x-session-token", &web_token)],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{init}");
+    let verify = json!({"qr_token": init["qr_token"], "channel": "kiosk"}).to_string();
+    let kiosk = [("x-kiosk-key", kiosk_key.as_str())];
+    let (status, handed) = http
+        .call("POST", "/auth/qr-verify", &kiosk, Some(verify.clone()))
+        .await;
+    assert_eq!(status, 200, "{handed}");
+    assert_eq!(
+        handed["session"]["session_id"],
+        web["session"]["session_id"]
+    );
+    let kiosk_token = handed["session_token"].as_str().unwrap().to_string();
+    let (status, seen) = http
+        .call(
+            "GET",
+            "/session/restore",
+            &[("x-session-token", &kiosk_token)],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        seen["session"]["chat_context"]
+            .to_string()
+            .contains("handoff marker")
+    );
+
+    // The sales agent reads the same memory through its own function.
+    let sid = web["session"]["session_id"].as_str().unwrap();
+    let service_key = env["SERVICE_KEYS"].split(',').next().unwrap().to_string();
+    let (status, context) = http
+        .call(
+            "GET",
+            &format!("/session/{sid}/context?limit=5"),
+            &[("x-service-key", &service_key)],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{context}");
+    assert!(
+        context["chat_context"]
+            .to_string()
+            .contains("handoff marker")
+    );
+
+    // A code works once.
+    let (status, _) = http
+        .call("POST", "/auth/qr-verify", &kiosk, Some(verify))
+        .await;
+    assert_eq!(status, 401);
+}

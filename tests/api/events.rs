@@ -60,15 +60,67 @@ async fn every_sample_event_is_served_by_its_handler() {
     );
 }
 
+/// `events/<slug>.json` for a route: the path with `/` as `-` and `{sid}` as `sid`, plus
+/// `-get`/`-post` where one path has both.
+fn event_name(routes: &[(&str, &str)], method: &str, path: &str) -> String {
+    let slug = path
+        .trim_start_matches('/')
+        .replace('/', "-")
+        .replace("{sid}", "sid");
+    let methods = routes.iter().filter(|(_, p)| *p == path).count();
+    if methods > 1 {
+        format!("{slug}-{}", method.to_ascii_lowercase())
+    } else {
+        slug
+    }
+}
+
 #[test]
 fn every_route_has_a_sample_event() {
     let mut missing = Vec::new();
-    for (method, path) in session::ROUTES.iter().chain(auth::ROUTES) {
-        let name = path.trim_start_matches('/').replace('/', "-");
-        let req = event(&name);
-        if req.method().as_str() != *method || req.uri().path() != *path {
-            missing.push(format!("{method} {path}"));
+    for routes in [
+        session::ROUTES,
+        auth::ROUTES,
+        qr::ROUTES,
+        sales_memory::ROUTES,
+    ] {
+        for (method, path) in routes {
+            let req = event(&event_name(routes, method, path));
+            let sample_path = req.uri().path().replace("REPLACE_WITH_SESSION_ID", "{sid}");
+            if req.method().as_str() != *method || sample_path != *path {
+                missing.push(format!("{method} {path}"));
+            }
         }
     }
     assert!(missing.is_empty(), "events/ lacks {missing:?}");
+}
+
+#[tokio::test]
+async fn every_qr_and_memory_sample_is_served_by_its_handler() {
+    let app = App::new().await;
+    let (_, web) = app.new_customer().await;
+    let sid = web.session_id();
+    let init = app
+        .send(with_token(event("auth-qr-init"), &web.token()))
+        .await;
+    assert_eq!(init.status, 200, "auth-qr-init: {:?}", init.body);
+    let body = event("auth-qr-verify")
+        .body()
+        .iter()
+        .map(|b| *b as char)
+        .collect::<String>()
+        .replace(
+            "REPLACE_WITH_QR_TOKEN",
+            init.body["qr_token"].as_str().unwrap(),
+        );
+    let verify = app
+        .send(with_raw_body(event("auth-qr-verify"), &body))
+        .await;
+    assert_eq!(verify.status, 200, "auth-qr-verify: {:?}", verify.body);
+
+    for (method, path) in sales_memory::ROUTES {
+        let name = event_name(sales_memory::ROUTES, method, path);
+        let reply = app.send(memory_event(&name, &sid)).await;
+        assert_eq!(reply.status, 200, "{name}: {:?}", reply.body);
+    }
 }

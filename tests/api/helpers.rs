@@ -41,7 +41,15 @@ pub fn test_env() -> HashMap<String, String> {
             env.insert(key.clone(), v);
         }
     }
+    // A kiosk key of this test process alone, for tests that lock a key out.
+    let keys = format!("{},{}", env["KIOSK_KEYS"], spare_kiosk_key());
+    env.insert("KIOSK_KEYS".into(), keys);
     env
+}
+
+pub fn spare_kiosk_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| format!("test-kiosk-{}", hex::encode(rand::random::<[u8; 8]>())))
 }
 
 pub fn test_config() -> Config {
@@ -134,6 +142,19 @@ pub fn without_header(mut req: Request, name: &str) -> Request {
     req
 }
 
+/// The same event for another path (a real session id in place of the placeholder).
+pub fn with_path(mut req: Request, path: &str) -> Request {
+    *req.uri_mut() = format!("https://localhost{path}").parse().unwrap();
+    req
+}
+
+/// A sales-memory event (`events/session-sid-*.json`) for session `sid`.
+pub fn memory_event(name: &str, sid: &str) -> Request {
+    let req = event(name);
+    let path = req.uri().path().replace("REPLACE_WITH_SESSION_ID", sid);
+    with_path(req, &path)
+}
+
 pub fn with_token(req: Request, token: &str) -> Request {
     with_header(req, "x-session-token", token)
 }
@@ -164,8 +185,13 @@ impl App {
 
     /// Sends a request to the function that serves its path, as API Gateway would.
     pub async fn send(&self, req: Request) -> Reply {
-        let response = if req.uri().path().starts_with("/auth/") {
+        let path = req.uri().path().to_string();
+        let response = if path.starts_with("/auth/qr-") {
+            qr::handle(&self.state, req).await
+        } else if path.starts_with("/auth/") {
             auth::handle(&self.state, req).await
+        } else if path.matches('/').count() >= 3 {
+            sales_memory::handle(&self.state, req).await
         } else {
             session::handle(&self.state, req).await
         };
@@ -181,6 +207,38 @@ impl App {
             body,
             headers,
         }
+    }
+
+    pub async fn qr_init(&self, token: &str) -> Reply {
+        self.send(with_token(event("auth-qr-init"), token)).await
+    }
+
+    pub async fn qr_verify(&self, qr_token: &str, kiosk_key: &str) -> Reply {
+        let body = json!({"qr_token": qr_token, "channel": "kiosk"});
+        let req = with_header(
+            with_body(event("auth-qr-verify"), &body),
+            "x-kiosk-key",
+            kiosk_key,
+        );
+        self.send(req).await
+    }
+
+    pub fn kiosk_key(&self) -> String {
+        test_env()["KIOSK_KEYS"]
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A sales-memory call as the agent (the sample event's service key).
+    pub async fn agent(&self, name: &str, sid: &str, body: Option<Value>) -> Reply {
+        let req = memory_event(name, sid);
+        let req = match body {
+            Some(body) => with_body(req, &body),
+            None => req,
+        };
+        self.send(req).await
     }
 
     pub fn app_secret(&self) -> &SecretString {

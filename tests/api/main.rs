@@ -9,4 +9,6 @@ mod events;
 mod helpers;
 mod import;
 mod lifecycle;
+mod memory;
+mod qr;
 mod validation;

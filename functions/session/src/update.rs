@@ -89,7 +89,13 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
     let expires_at = sessions::next_expiry(state, now, authed.session.max_expires_at);
     let session = state
         .store
-        .apply_changes(&authed.session, &authed.token_id, &changes, now, expires_at)
+        .apply_changes(
+            &authed.session,
+            Some(&authed.token_id),
+            &changes,
+            now,
+            expires_at,
+        )
         .await?
         .ok_or(ApiError::Unauthorized(
             "session token is invalid or expired; log in again",

@@ -41,3 +41,32 @@ pub(crate) fn put_message(
         .build()
         .map_err(unexpected)
 }
+
+impl super::Store {
+    /// The last `limit` messages of a session, oldest first.
+    pub async fn last_messages(
+        &self,
+        session_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<ChatMessage>> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.tables.messages)
+            .key_condition_expression("pk = :sid")
+            .expression_attribute_values(":sid", AttributeValue::S(session_id.to_string()))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(super::classify)?;
+        let mut messages = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
+            .collect::<StoreResult<Vec<ChatMessage>>>()?;
+        messages.reverse();
+        Ok(messages)
+    }
+}

@@ -6,11 +6,14 @@
 //!   `customer#<id>` claims the id so that two phones cannot share it.
 //! - sessions: `<session id>` holds a session with its logins' token hashes and the
 //!   latest chat window; `phone#<e164>` is the lock that makes one live session per
-//!   phone. The `phone-index` GSI finds a phone's session across channels.
+//!   phone. The `phone-index` GSI finds a phone's session across channels. `qr#<hash>`
+//!   holds a QR handoff code; `failures#…` counts failed attempts for rate limits.
 //! - messages: every chat message, keyed by session id and a time-ordered sort key.
 
+mod attempts;
 mod customers;
 mod messages;
+mod qr;
 pub mod schema;
 mod sessions;
 
@@ -22,7 +25,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+pub use attempts::FailureLimit;
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
+pub use qr::QrGrant;
 pub use sessions::{CreateSession, MAX_TOKENS, SessionChanges, SessionItem, TokenEntry};
 
 use crate::config::{Config, Tables};

@@ -320,13 +320,12 @@ impl Store {
     }
 
     /// Applies `/session/update` as one atomic write, made only while the session is live
-    /// and the writing token is still valid. Returns the session afterwards, or `None`
-    /// when the session or the token is gone.
-    #[allow(clippy::too_many_arguments)]
+    /// and the writing token (`None` for the sales agent's service key) is still valid.
+    /// Returns the session afterwards, or `None` when the session or the token is gone.
     pub async fn apply_changes(
         &self,
         session: &SessionItem,
-        token_id: &str,
+        token_id: Option<&str>,
         changes: &SessionChanges,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
@@ -336,7 +335,12 @@ impl Store {
             "updated_at = :now".to_string(),
             "expires_at = :exp".to_string(),
         ];
-        let mut names: HashMap<String, String> = HashMap::from([("#tid".into(), token_id.into())]);
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut condition = "attribute_exists(pk) AND expires_at > :epoch".to_string();
+        if let Some(token_id) = token_id {
+            names.insert("#tid".into(), token_id.into());
+            condition.push_str(" AND attribute_exists(tokens.#tid)");
+        }
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
             (":now".into(), s(&now_text)),
             (":exp".into(), n(expires_at)),
@@ -373,10 +377,8 @@ impl Store {
             .table_name(&self.tables.sessions)
             .key("pk", s(session.id()))
             .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression(
-                "attribute_exists(pk) AND expires_at > :epoch AND attribute_exists(tokens.#tid)",
-            )
-            .set_expression_attribute_names(Some(names))
+            .condition_expression(condition)
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(unexpected)?;

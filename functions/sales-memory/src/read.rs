@@ -1,0 +1,72 @@
+//! The agent's reads, in the shapes the old service returned.
+
+use lambda_http::{Request, RequestExt};
+use omnisession::AppState;
+use omnisession::error::ApiError;
+use omnisession::http::{self, HttpResult};
+use serde_json::json;
+
+use crate::access::access;
+
+const DEFAULT_LIMIT: usize = 20;
+const MAX_LIMIT: usize = 100;
+
+/// `GET /session/{sid}/context?limit=N`: the last N messages (default 20, at most 100)
+/// with the rest of the session's memory.
+pub async fn context(state: &AppState, req: &Request, sid: &str) -> HttpResult {
+    let limit = match req
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("limit"))
+    {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                )
+            })?,
+    };
+    let session = access(state, req, sid).await?.session;
+    let messages = state.store.last_messages(session.id(), limit).await?;
+    http::ok(&json!({
+        "session_id": session.id(),
+        "customer_id": session.customer_id,
+        "chat_context": messages,
+        "conversation_summary": session.summary,
+        "last_recommended_skus": session.recommended_skus(),
+        "cart": session.cart,
+        "created_at": session.created_at,
+        "updated_at": session.updated_at,
+    }))
+}
+
+/// `GET /session/{sid}/summary`; `total_messages` counts the whole history.
+pub async fn summary(state: &AppState, req: &Request, sid: &str) -> HttpResult {
+    let session = access(state, req, sid).await?.session;
+    http::ok(&json!({
+        "session_id": session.id(),
+        "summary": session.summary,
+        "total_messages": session.message_count,
+        "last_updated": session.updated_at,
+    }))
+}
+
+/// `GET /session/{sid}/recommendations`: oldest first, newest last.
+pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> HttpResult {
+    let session = access(state, req, sid).await?.session;
+    let skus = session.recommended_skus();
+    http::ok(&json!({
+        "last_recommended_skus": skus,
+        "total_recommendations": skus.len(),
+    }))
+}
+
+/// `GET /session/{sid}/cart`.
+pub async fn cart(state: &AppState, req: &Request, sid: &str) -> HttpResult {
+    let session = access(state, req, sid).await?.session;
+    http::ok(&json!({ "cart": session.cart, "cart_size": session.cart.len() }))
+}

@@ -1,0 +1,137 @@
+//! The agent's writes. Each is one atomic write that commutes with concurrent writers
+//! (the customer on the web, the kiosk): nothing anyone else wrote is lost.
+
+use chrono::Utc;
+use lambda_http::Request;
+use omnisession::AppState;
+use omnisession::channel::Channel;
+use omnisession::error::ApiError;
+use omnisession::http::{self, HttpResult};
+use omnisession::model::{ChatMessage, MessageText, Role, Sku, limits, parse_summary, rfc3339};
+use omnisession::sessions;
+use omnisession::store::{SessionChanges, SessionItem};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::access::{Access, access, not_found};
+
+/// Applies `changes` for whoever is writing; the session as it is afterwards.
+async fn apply(
+    state: &AppState,
+    access: &Access,
+    changes: SessionChanges,
+) -> Result<SessionItem, ApiError> {
+    let now = Utc::now();
+    let expires_at = sessions::next_expiry(state, now, access.session.max_expires_at);
+    let token_id = access.login.as_ref().map(|(id, _)| id.as_str());
+    state
+        .store
+        .apply_changes(&access.session, token_id, &changes, now, expires_at)
+        .await?
+        .ok_or_else(not_found)
+}
+
+#[derive(Deserialize)]
+struct SummaryRequest {
+    summary: String,
+}
+
+/// `POST /session/{sid}/summary {summary}`.
+pub async fn summary(state: &AppState, req: &Request, sid: &str) -> HttpResult {
+    let access = access(state, req, sid).await?;
+    let body: SummaryRequest = http::parse_json(req, state.config.max_body_bytes)?;
+    let summary = parse_summary(body.summary).map_err(|e| ApiError::field("summary", e))?;
+    let session = apply(
+        state,
+        &access,
+        SessionChanges {
+            summary: Some(summary),
+            ..Default::default()
+        },
+    )
+    .await?;
+    http::ok(&json!({ "success": true, "session_id": session.id(), "summary": session.summary }))
+}
+
+#[derive(Deserialize)]
+struct RecommendationsRequest {
+    skus: Vec<Sku>,
+}
+
+/// `POST /session/{sid}/recommendations {skus}`: records SKUs the agent showed, in order;
+/// one shown again moves to the end.
+pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> HttpResult {
+    let access = access(state, req, sid).await?;
+    let body: RecommendationsRequest = http::parse_json(req, state.config.max_body_bytes)?;
+    if body.skus.is_empty() || body.skus.len() > limits::RECOMMENDED_SKUS {
+        return Err(ApiError::field(
+            "skus",
+            format!("must hold 1 to {} SKUs", limits::RECOMMENDED_SKUS),
+        ));
+    }
+    let mut skus: Vec<Sku> = Vec::new();
+    for sku in body.skus {
+        skus.retain(|s| *s != sku);
+        skus.push(sku);
+    }
+    let changes = SessionChanges {
+        skus,
+        ..Default::default()
+    };
+    let session = apply(state, &access, changes).await?;
+    let skus = session.recommended_skus();
+    http::ok(&json!({
+        "success": true,
+        "session_id": session.id(),
+        "last_recommended_skus": skus,
+        "total_recommendations": skus.len(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct MessageRequest {
+    role: Role,
+    content: MessageText,
+    /// For the agent: the channel it is talking on. A customer's token decides it instead.
+    #[serde(default)]
+    channel: Option<Channel>,
+}
+
+/// The channel of an agent's message when it names none: where the customer spoke last.
+fn current_channel(session: &SessionItem) -> Channel {
+    session
+        .recent
+        .last()
+        .map(|m| m.channel)
+        .or_else(|| session.channels().last().copied())
+        .unwrap_or(Channel::Web)
+}
+
+/// `POST /session/{sid}/messages {role, content, channel?}`: appends one message.
+pub async fn message(state: &AppState, req: &Request, sid: &str) -> HttpResult {
+    let access = access(state, req, sid).await?;
+    let body: MessageRequest = http::parse_json(req, state.config.max_body_bytes)?;
+    let channel = match &access.login {
+        Some((_, channel)) => *channel,
+        None => body
+            .channel
+            .unwrap_or_else(|| current_channel(&access.session)),
+    };
+    let message = ChatMessage {
+        role: body.role,
+        content: body.content,
+        channel,
+        at: rfc3339(Utc::now()),
+    };
+    let changes = SessionChanges {
+        messages: vec![message.clone()],
+        ..Default::default()
+    };
+    let session = apply(state, &access, changes).await?;
+    http::ok(&json!({
+        "success": true,
+        "session_id": session.id(),
+        "message": message,
+        "total_messages": session.message_count,
+    }))
+}

@@ -1,0 +1,74 @@
+//! QR handoff codes: `qr#<hash>` items in the sessions table, consumed by a conditional
+//! delete so that of two kiosks racing for one code exactly one wins.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::{Store, StoreResult, classify};
+
+/// What a consumed code hands over.
+#[derive(Debug)]
+pub struct QrGrant {
+    pub session_id: String,
+    pub phone: String,
+    pub max_expires_at: i64,
+}
+
+fn key(hash: &str) -> AttributeValue {
+    AttributeValue::S(format!("qr#{hash}"))
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl Store {
+    pub async fn put_qr(&self, hash: &str, grant: &QrGrant, expires_at: i64) -> StoreResult<()> {
+        self.db
+            .put_item()
+            .table_name(&self.tables.sessions)
+            .item("pk", key(hash))
+            .item("session_id", AttributeValue::S(grant.session_id.clone()))
+            .item("owner_phone", AttributeValue::S(grant.phone.clone()))
+            .item("max_expires_at", n(grant.max_expires_at))
+            .item("expires_at", n(expires_at))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Deletes the code if it exists and has not expired, and says what it granted.
+    /// `None` for an unknown, used or expired code.
+    pub async fn consume_qr(&self, hash: &str, now: i64) -> StoreResult<Option<QrGrant>> {
+        let result = self
+            .db
+            .delete_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", key(hash))
+            .condition_expression("attribute_exists(pk) AND expires_at > :now")
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(out) => out.attributes,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(classify(e)),
+        };
+        let text = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
+            item.get(k).and_then(|v| v.as_s().ok()).cloned()
+        };
+        Ok(old.and_then(|item| {
+            Some(QrGrant {
+                session_id: text(&item, "session_id")?,
+                phone: text(&item, "owner_phone")?,
+                max_expires_at: item.get("max_expires_at")?.as_n().ok()?.parse().ok()?,
+            })
+        }))
+    }
+}
