@@ -10,6 +10,13 @@ use crate::helpers::*;
 
 const INVALID_QR: &str = "QR code is invalid, expired or already used";
 
+/// A fresh code made by a login.
+async fn code_for(app: &App, token: &str) -> String {
+    let init = app.qr_init(token).await;
+    assert_eq!(init.status, 200, "{:?}", init.body);
+    init.body["qr_token"].as_str().unwrap().to_string()
+}
+
 fn qr_key(qr_token: &str) -> AttributeValue {
     AttributeValue::S(format!(
         "qr#{}",
@@ -73,10 +80,7 @@ async fn only_a_password_login_can_make_a_code() {
 async fn of_two_kiosks_racing_for_one_code_exactly_one_wins() {
     let app = App::new().await;
     let (_, web) = app.new_customer().await;
-    let code = app.qr_init(&web.token()).await.body["qr_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = code_for(&app, &web.token()).await;
     let key = app.kiosk_key();
     let (a, b) = join(app.qr_verify(&code, &key), app.qr_verify(&code, &key)).await;
     let mut statuses = [a.status, b.status];
@@ -88,10 +92,7 @@ async fn of_two_kiosks_racing_for_one_code_exactly_one_wins() {
 async fn expired_unknown_and_malformed_codes_get_one_generic_401() {
     let app = App::new().await;
     let (_, web) = app.new_customer().await;
-    let code = app.qr_init(&web.token()).await.body["qr_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = code_for(&app, &web.token()).await;
     // The code stored only as a hash.
     let stored = app
         .db()
@@ -128,10 +129,7 @@ async fn expired_unknown_and_malformed_codes_get_one_generic_401() {
 async fn qr_verify_needs_a_registered_kiosk_and_the_kiosk_channel() {
     let app = App::new().await;
     let (_, web) = app.new_customer().await;
-    let code = app.qr_init(&web.token()).await.body["qr_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = code_for(&app, &web.token()).await;
     assert_eq!(
         app.qr_verify(&code, "not-a-kiosk-key-at-all").await.status,
         401
@@ -158,10 +156,7 @@ async fn a_kiosk_that_keeps_guessing_is_told_to_wait() {
         );
     }
     let (_, web) = app.new_customer().await;
-    let code = app.qr_init(&web.token()).await.body["qr_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = code_for(&app, &web.token()).await;
     let blocked = app.qr_verify(&code, key).await;
     assert_eq!(
         blocked.status, 429,
