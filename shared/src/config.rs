@@ -26,6 +26,8 @@ pub struct Config {
     pub service_keys: KeyRing,
     /// Signs `POST /session/login` and the WhatsApp webhook (`X-Hub-Signature-256`).
     pub whatsapp_app_secret: SecretString,
+    /// Meta's webhook verification handshake answers only this `hub.verify_token`.
+    pub whatsapp_verify_token: SecretString,
     /// A session lives this long after its last activity (7 days).
     pub session_idle: Duration,
     /// ... but never longer than this after it started (30 days).
@@ -122,6 +124,9 @@ impl Config {
             kiosk_keys: keys("KIOSK_KEYS")?,
             service_keys: keys("SERVICE_KEYS")?,
             whatsapp_app_secret: SecretString::new(get("WHATSAPP_APP_SECRET").unwrap_or_default()),
+            whatsapp_verify_token: SecretString::new(
+                get("WHATSAPP_VERIFY_TOKEN").unwrap_or_default(),
+            ),
             session_idle,
             session_max,
             touch_interval: Duration::seconds(number(

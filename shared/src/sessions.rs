@@ -25,6 +25,29 @@ pub fn next_expiry(state: &AppState, now: DateTime<Utc>, max_expires_at: i64) ->
         .min(max_expires_at)
 }
 
+/// A login's way into its session.
+struct Entered {
+    session: SessionItem,
+    /// The login's token and its entry; `None` for the WhatsApp webhook, which files
+    /// messages and has no client to give a token to.
+    login: Option<(IssuedToken, TokenEntry)>,
+    reused: bool,
+}
+
+impl Entered {
+    fn into_response(self, customer: &CustomerItem) -> Result<LoginResponse, ApiError> {
+        let (token, entry) = self
+            .login
+            .ok_or_else(|| ApiError::Internal("a login without a token".into()))?;
+        Ok(LoginResponse {
+            session_token: token.value.expose().to_string(),
+            session: view(&self.session, entry.channel),
+            customer: customer.view(entry.level),
+            reused: self.reused,
+        })
+    }
+}
+
 /// Logs `customer` in on `channel`: joins the phone's live session (found through the
 /// phone GSI) or starts one. Either way the login gets its own token.
 pub async fn enter(
@@ -33,6 +56,18 @@ pub async fn enter(
     channel: Channel,
     level: Level,
 ) -> Result<LoginResponse, ApiError> {
+    enter_session(state, customer, channel, Some(level))
+        .await?
+        .into_response(customer)
+}
+
+/// The one way into a phone's session, with a token of `level` or without one.
+async fn enter_session(
+    state: &AppState,
+    customer: &CustomerItem,
+    channel: Channel,
+    level: Option<Level>,
+) -> Result<Entered, ApiError> {
     let store = &state.store;
     let mut target = store
         .live_session_by_phone(&customer.phone_number, Utc::now().timestamp())
@@ -40,33 +75,29 @@ pub async fn enter(
     let mut stale: Option<String> = None;
 
     for attempt in 1..=ENTER_ATTEMPTS {
-        // Read the clock per attempt: a join must not judge liveness by a stale time.
-        let now = Utc::now();
-        let login = |token: &IssuedToken| TokenEntry {
-            hash: token.hash.clone(),
-            channel,
-            level,
-            issued_at: rfc3339(now),
-        };
         if let Some((sid, max_expires_at)) = target.take() {
-            let joined = join(state, &sid, max_expires_at, customer, channel, level).await?;
-            if let Some(entered) = joined {
+            if let Some(entered) = join(state, &sid, max_expires_at, channel, level).await? {
                 return Ok(entered);
             }
             // Ended or expired since we looked: its lock may be taken over.
             stale = Some(sid);
         }
 
+        // Read the clock per attempt: liveness must not be judged by a stale time.
+        let now = Utc::now();
         let sid = SessionId::generate();
-        let token = IssuedToken::issue(&sid);
-        let entry = login(&token);
-        let session = new_session(state, &sid, customer, &token, &entry, now);
+        let login = level.map(|level| issue(&sid, channel, level, now));
+        let session = new_session(state, &sid, customer, channel, login.as_ref(), now);
         match store
             .create_session(&session, stale.as_deref(), now.timestamp())
             .await?
         {
             CreateSession::Created => {
-                return Ok(response(token, &session, &entry, customer, false));
+                return Ok(Entered {
+                    session,
+                    login,
+                    reused: false,
+                });
             }
             CreateSession::Held {
                 session_id,
@@ -78,27 +109,41 @@ pub async fn enter(
     Err(ApiError::Unavailable)
 }
 
-/// Adds a login to the live session `sid`; `None` when it has ended or expired.
-async fn join(
-    state: &AppState,
-    sid: &str,
-    max_expires_at: i64,
-    customer: &CustomerItem,
+/// A new token for a login on `channel` at `level`, and the entry the session keeps of it.
+fn issue(
+    sid: &SessionId,
     channel: Channel,
     level: Level,
-) -> Result<Option<LoginResponse>, ApiError> {
-    let now = Utc::now();
-    let token = IssuedToken::issue(&session_id(sid)?);
+    now: DateTime<Utc>,
+) -> (IssuedToken, TokenEntry) {
+    let token = IssuedToken::issue(sid);
     let entry = TokenEntry {
         hash: token.hash.clone(),
         channel,
         level,
         issued_at: rfc3339(now),
     };
+    (token, entry)
+}
+
+/// Adds a login to the live session `sid`; `None` when it has ended or expired.
+async fn join(
+    state: &AppState,
+    sid: &str,
+    max_expires_at: i64,
+    channel: Channel,
+    level: Option<Level>,
+) -> Result<Option<Entered>, ApiError> {
+    let now = Utc::now();
+    let login = match level {
+        Some(level) => Some(issue(&session_id(sid)?, channel, level, now)),
+        None => None,
+    };
+    let token = login.as_ref().map(|(t, e)| (t.token_id.as_str(), e));
     let expires_at = next_expiry(state, now, max_expires_at);
     let joined = state
         .store
-        .join_session(sid, &token.token_id, &entry, now.timestamp(), expires_at)
+        .join_session(sid, channel, token, now, expires_at)
         .await?;
     let Some(session) = joined else {
         return Ok(None);
@@ -106,7 +151,11 @@ async fn join(
     if session.tokens.len() > MAX_TOKENS {
         state.store.trim(&session).await;
     }
-    Ok(Some(response(token, &session, &entry, customer, true)))
+    Ok(Some(Entered {
+        session,
+        login,
+        reused: true,
+    }))
 }
 
 /// The QR handoff: a kiosk joins exactly the session the code was made for, at the level
@@ -125,11 +174,12 @@ pub async fn hand_over(
         state,
         &grant.session_id,
         grant.max_expires_at,
-        &customer,
         channel,
-        level,
+        Some(level),
     )
-    .await
+    .await?
+    .map(|entered| entered.into_response(&customer))
+    .transpose()
 }
 
 fn session_id(raw: &str) -> Result<SessionId, ApiError> {
@@ -141,8 +191,8 @@ fn new_session(
     state: &AppState,
     sid: &SessionId,
     customer: &CustomerItem,
-    token: &IssuedToken,
-    entry: &TokenEntry,
+    channel: Channel,
+    login: Option<&(IssuedToken, TokenEntry)>,
     now: DateTime<Utc>,
 ) -> SessionItem {
     let max_expires_at = (now + state.config.session_max).timestamp();
@@ -151,8 +201,11 @@ fn new_session(
         pk: sid.to_string(),
         phone: customer.phone_number.clone(),
         customer_id: customer.customer_id.clone(),
-        channels: [(entry.channel.as_str().to_string(), now_text.clone())].into(),
-        tokens: [(token.token_id.clone(), entry.clone())].into(),
+        channels: [(channel.as_str().to_string(), now_text.clone())].into(),
+        tokens: login
+            .map(|(token, entry)| (token.token_id.clone(), entry.clone()))
+            .into_iter()
+            .collect(),
         recent: Vec::new(),
         message_count: 0,
         summary: String::new(),
@@ -162,22 +215,6 @@ fn new_session(
         updated_at: now_text,
         expires_at: next_expiry(state, now, max_expires_at),
         max_expires_at,
-    }
-}
-
-fn response(
-    token: IssuedToken,
-    session: &SessionItem,
-    entry: &TokenEntry,
-    customer: &CustomerItem,
-    reused: bool,
-) -> LoginResponse {
-    let (channel, level) = (entry.channel, entry.level);
-    LoginResponse {
-        session_token: token.value.expose().to_string(),
-        session: view(session, channel),
-        customer: customer.view(level),
-        reused,
     }
 }
 
@@ -259,9 +296,9 @@ pub async fn touch(state: &AppState, mut session: SessionItem) -> Result<Session
     Ok(session)
 }
 
-/// The phone-only login shared by the signed `POST /session/login`, a kiosk's
-/// `POST /session/start` and the WhatsApp webhook: the caller has already proven the
-/// phone. A new phone gets a minimal customer record.
+/// The phone-only login shared by the signed `POST /session/login` and a kiosk's
+/// `POST /session/start`: the caller has already proven the phone. A new phone gets a
+/// minimal customer record.
 pub async fn phone_login(
     state: &AppState,
     phone: &PhoneNumber,
@@ -271,6 +308,21 @@ pub async fn phone_login(
 ) -> Result<LoginResponse, ApiError> {
     let customer = customer_for_phone(state, phone, name, customer_id).await?;
     enter(state, &customer, channel, Level::Phone).await
+}
+
+/// The same phone-only login for the WhatsApp webhook: the provider has proven the
+/// phone, and the session is joined (or started) without issuing a token, since the
+/// webhook only files the customer's messages.
+pub async fn phone_session(
+    state: &AppState,
+    phone: &PhoneNumber,
+    name: Option<&str>,
+    channel: Channel,
+) -> Result<SessionItem, ApiError> {
+    let customer = customer_for_phone(state, phone, name, None).await?;
+    Ok(enter_session(state, &customer, channel, None)
+        .await?
+        .session)
 }
 
 async fn customer_for_phone(

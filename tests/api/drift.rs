@@ -126,6 +126,7 @@ fn every_route_in_the_code_is_in_the_template_and_the_local_router() {
         ("auth", auth::ROUTES),
         ("qr", qr::ROUTES),
         ("sales-memory", sales_memory::ROUTES),
+        ("whatsapp", whatsapp::ROUTES),
     ] {
         let code = code_routes(routes);
         assert_eq!(

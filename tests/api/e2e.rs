@@ -271,3 +271,40 @@ async fn the_qr_handoff_works_over_http() {
         .await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn the_whatsapp_webhook_answers_over_http() {
+    let http = Http::connect().await;
+    let env = test_env();
+    let path = format!(
+        "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={}&hub.challenge=31337",
+        env["WHATSAPP_VERIFY_TOKEN"]
+    );
+    let resp = http
+        .client
+        .get(format!("{}{path}", http.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "31337");
+
+    let phone = unique_phone();
+    let body = delivery(
+        &[(phone.trim_start_matches('+'), &wamid(), "over http")],
+        "Http",
+    )
+    .to_string();
+    let secret = omnisession::secrets::SecretString::new(env["WHATSAPP_APP_SECRET"].clone());
+    let signature = hub_signature(&secret, body.as_bytes());
+    let (status, reply) = http
+        .call(
+            "POST",
+            "/webhooks/whatsapp",
+            &[("x-hub-signature-256", &signature)],
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["stored"], 1);
+}

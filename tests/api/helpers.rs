@@ -109,6 +109,27 @@ impl Reply {
     }
 }
 
+/// A Meta webhook delivery of text messages: (sender phone digits, message id, text).
+pub fn delivery(messages: &[(&str, &str, &str)], name: &str) -> Value {
+    let contacts: Vec<Value> = messages
+        .iter()
+        .map(|(from, _, _)| json!({"profile": {"name": name}, "wa_id": from}))
+        .collect();
+    let messages: Vec<Value> = messages
+        .iter()
+        .map(|(from, id, text)| {
+            json!({"from": from, "id": id, "timestamp": "1795780800", "type": "text", "text": {"body": text}})
+        })
+        .collect();
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+        "value": {"messaging_product": "whatsapp", "contacts": contacts, "messages": messages}}]}]})
+}
+
+/// A fresh WhatsApp message id.
+pub fn wamid() -> String {
+    format!("wamid.{}", hex::encode(rand::random::<[u8; 12]>()))
+}
+
 /// A fresh, valid Indian mobile number, so tests never share a customer.
 pub fn unique_phone() -> String {
     format!("+9198{:08}", rand::random::<u32>() % 100_000_000)
@@ -186,7 +207,9 @@ impl App {
     /// Sends a request to the function that serves its path, as API Gateway would.
     pub async fn send(&self, req: Request) -> Reply {
         let path = req.uri().path().to_string();
-        let response = if path.starts_with("/auth/qr-") {
+        let response = if path.starts_with("/webhooks/") {
+            whatsapp::handle(&self.state, req).await
+        } else if path.starts_with("/auth/qr-") {
             qr::handle(&self.state, req).await
         } else if path.starts_with("/auth/") {
             auth::handle(&self.state, req).await
@@ -239,6 +262,15 @@ impl App {
             None => req,
         };
         self.send(req).await
+    }
+
+    /// A webhook delivery signed with the app secret, as Meta sends it.
+    pub async fn webhook(&self, body: &Value) -> Reply {
+        let raw = body.to_string();
+        let signature = hub_signature(self.app_secret(), raw.as_bytes());
+        let req = with_raw_body(event("webhooks-whatsapp-post"), &raw);
+        self.send(with_header(req, "x-hub-signature-256", &signature))
+            .await
     }
 
     pub fn app_secret(&self) -> &SecretString {

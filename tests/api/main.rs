@@ -12,3 +12,4 @@ mod lifecycle;
 mod memory;
 mod qr;
 mod validation;
+mod whatsapp;

@@ -28,6 +28,7 @@ async fn apply(
         .store
         .apply_changes(&access.session, token_id, &changes, now, expires_at)
         .await?
+        .session()
         .ok_or_else(not_found)
 }
 

@@ -85,6 +85,7 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
         cart: body.cart,
         skus,
         summary,
+        dedupe_key: None,
     };
     let expires_at = sessions::next_expiry(state, now, authed.session.max_expires_at);
     let session = state
@@ -97,6 +98,7 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
             expires_at,
         )
         .await?
+        .session()
         .ok_or(ApiError::Unauthorized(
             "session token is invalid or expired; log in again",
         ))?;

@@ -7,7 +7,8 @@
 //! - sessions: `<session id>` holds a session with its logins' token hashes and the
 //!   latest chat window; `phone#<e164>` is the lock that makes one live session per
 //!   phone. The `phone-index` GSI finds a phone's session across channels. `qr#<hash>`
-//!   holds a QR handoff code; `failures#…` counts failed attempts for rate limits.
+//!   holds a QR handoff code; `failures#…` counts failed attempts for rate limits;
+//!   `seen#…` remembers delivered WhatsApp message ids.
 //! - messages: every chat message, keyed by session id and a time-ordered sort key.
 
 mod attempts;
@@ -28,7 +29,9 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 pub use attempts::FailureLimit;
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
 pub use qr::QrGrant;
-pub use sessions::{CreateSession, MAX_TOKENS, SessionChanges, SessionItem, TokenEntry};
+pub use sessions::{
+    Applied, CreateSession, DEDUPE_DAYS, MAX_TOKENS, SessionChanges, SessionItem, TokenEntry,
+};
 
 use crate::config::{Config, Tables};
 

@@ -97,6 +97,32 @@ pub struct SessionChanges {
     pub cart: Option<Vec<CartItem>>,
     pub skus: Vec<Sku>,
     pub summary: Option<String>,
+    /// Makes the write happen at most once: a second write with the same key (a
+    /// redelivered WhatsApp message) changes nothing. Kept for [`DEDUPE_DAYS`].
+    pub dedupe_key: Option<String>,
+}
+
+/// How long a delivered message's id is remembered (Meta retries for about a day).
+pub const DEDUPE_DAYS: i64 = 7;
+
+/// The outcome of [`Store::apply_changes`].
+#[derive(Debug)]
+pub enum Applied {
+    /// Written; the session as it is afterwards.
+    Done(Box<SessionItem>),
+    /// The session ended or expired, or the writing token was revoked.
+    Gone,
+    /// The same `dedupe_key` was written before: nothing changed.
+    Duplicate,
+}
+
+impl Applied {
+    pub fn session(self) -> Option<SessionItem> {
+        match self {
+            Applied::Done(session) => Some(*session),
+            Applied::Gone | Applied::Duplicate => None,
+        }
+    }
 }
 
 /// The outcome of trying to start a new session for a phone.
@@ -159,36 +185,40 @@ impl Store {
             .transpose()
     }
 
-    /// Adds a login to a live session: its channel, its token, a slid expiry. `None` when
-    /// the session has ended or expired in the meantime.
+    /// Adds a login to a live session: its channel, its token (the webhook's logins have
+    /// none), a slid expiry. `None` when the session has ended or expired meanwhile.
     pub async fn join_session(
         &self,
         session_id: &str,
-        token_id: &str,
-        entry: &TokenEntry,
-        now_epoch: i64,
+        channel: Channel,
+        token: Option<(&str, &TokenEntry)>,
+        now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
     ) -> StoreResult<Option<SessionItem>> {
-        let request = self
+        let mut sets = "SET channels.#ch = if_not_exists(channels.#ch, :now), \
+                        updated_at = :now, expires_at = :exp"
+            .to_string();
+        let mut request = self
             .db
             .update_item()
             .table_name(&self.tables.sessions)
             .key("pk", s(session_id))
-            .update_expression(
-                "SET channels.#ch = if_not_exists(channels.#ch, :now), tokens.#tid = :tok, \
-                 updated_at = :now, expires_at = :exp",
-            )
             .condition_expression("attribute_exists(pk) AND expires_at > :epoch")
-            .expression_attribute_names("#ch", entry.channel.as_str())
-            .expression_attribute_names("#tid", token_id)
-            .expression_attribute_values(":now", s(&entry.issued_at))
-            .expression_attribute_values(
-                ":tok",
-                serde_dynamo::to_attribute_value(entry).map_err(unexpected)?,
-            )
+            .expression_attribute_names("#ch", channel.as_str())
+            .expression_attribute_values(":now", s(crate::model::rfc3339(now)))
             .expression_attribute_values(":exp", n(expires_at))
-            .expression_attribute_values(":epoch", n(now_epoch))
+            .expression_attribute_values(":epoch", n(now.timestamp()))
             .return_values(ReturnValue::AllNew);
+        if let Some((token_id, entry)) = token {
+            sets.push_str(", tokens.#tid = :tok");
+            request = request
+                .expression_attribute_names("#tid", token_id)
+                .expression_attribute_values(
+                    ":tok",
+                    serde_dynamo::to_attribute_value(entry).map_err(unexpected)?,
+                );
+        }
+        let request = request.update_expression(sets);
         let result = retry_conflicts(|| request.clone().send()).await;
         if_condition_held(result)?
             .and_then(|out| out.attributes)
@@ -329,7 +359,7 @@ impl Store {
         changes: &SessionChanges,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
-    ) -> StoreResult<Option<SessionItem>> {
+    ) -> StoreResult<Applied> {
         let now_text = crate::model::rfc3339(now);
         let mut sets = vec![
             "updated_at = :now".to_string(),
@@ -384,6 +414,19 @@ impl Store {
             .map_err(unexpected)?;
 
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        if let Some(key) = &changes.dedupe_key {
+            let seen = Put::builder()
+                .table_name(&self.tables.sessions)
+                .item("pk", s(format!("seen#{key}")))
+                .item(
+                    "expires_at",
+                    n((now + chrono::Duration::days(DEDUPE_DAYS)).timestamp()),
+                )
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(unexpected)?;
+            items.push(TransactWriteItem::builder().put(seen).build());
+        }
         for (i, message) in changes.messages.iter().enumerate() {
             let put = put_message(
                 &self.tables.messages,
@@ -411,8 +454,13 @@ impl Store {
                 }
                 _ => Vec::new(),
             };
-            if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
-                return Ok(None);
+            let failed =
+                |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+            if failed(0) {
+                return Ok(Applied::Gone);
+            }
+            if changes.dedupe_key.is_some() && failed(1) {
+                return Ok(Applied::Duplicate);
             }
             let conflict = reasons
                 .iter()
@@ -424,10 +472,10 @@ impl Store {
             backoff(attempt).await;
         }
         let Some(after) = self.session(session.id()).await? else {
-            return Ok(None);
+            return Ok(Applied::Gone);
         };
         self.trim(&after).await;
-        Ok(Some(after))
+        Ok(Applied::Done(Box::new(after)))
     }
 
     /// Keeps the session item small: drops chat messages older than the window (they stay
