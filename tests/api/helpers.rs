@@ -57,9 +57,60 @@ pub fn test_config() -> Config {
     Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration")
 }
 
+/// Counts the DynamoDB operations a client makes (one per call, however many retries).
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl CallCounter {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
+            '_,
+        >,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation::*;
+        let input = context.input();
+        let operation = if input.downcast_ref::<get_item::GetItemInput>().is_some() {
+            "GetItem"
+        } else if input.downcast_ref::<query::QueryInput>().is_some() {
+            "Query"
+        } else if input
+            .downcast_ref::<update_item::UpdateItemInput>()
+            .is_some()
+        {
+            "UpdateItem"
+        } else if input
+            .downcast_ref::<transact_write_items::TransactWriteItemsInput>()
+            .is_some()
+        {
+            "TransactWriteItems"
+        } else {
+            "other"
+        };
+        self.0.lock().unwrap().push(operation.to_string());
+        Ok(())
+    }
+}
+
 pub fn client(config: &Config) -> Client {
+    client_with(config, CallCounter::default())
+}
+
+pub fn client_with(config: &Config, counter: CallCounter) -> Client {
     let endpoint = config.dynamodb_endpoint.clone().expect("DYNAMODB_ENDPOINT");
     let sdk = aws_sdk_dynamodb::Config::builder()
+        .interceptor(counter)
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("ap-south-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
@@ -182,8 +233,13 @@ pub fn with_token(req: Request, token: &str) -> Request {
 
 impl App {
     pub async fn new() -> Self {
+        Self::counting(CallCounter::default()).await
+    }
+
+    /// An app whose DynamoDB calls `counter` records.
+    pub async fn counting(counter: CallCounter) -> Self {
         let config = test_config();
-        let client = client(&config);
+        let client = client_with(&config, counter);
         let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
         let defs = tables::table_definitions(&template).unwrap();
         tables::create_tables(&client, &defs, &table_names(&config), false)

@@ -2,6 +2,7 @@
 //! against DynamoDB Local; `make test` starts it and the HTTP stack for `e2e`.
 
 mod auth;
+mod budgets;
 mod channels;
 mod drift;
 mod e2e;
@@ -9,6 +10,7 @@ mod events;
 mod helpers;
 mod import;
 mod lifecycle;
+mod logs;
 mod memory;
 mod qr;
 mod validation;
