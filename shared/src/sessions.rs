@@ -76,7 +76,7 @@ async fn enter_session(
 
     for attempt in 1..=ENTER_ATTEMPTS {
         if let Some((sid, max_expires_at)) = target.take() {
-            if let Some(entered) = join(state, &sid, max_expires_at, channel, level).await? {
+            if let Some(entered) = join(state, &sid, max_expires_at, channel, level, None).await? {
                 return Ok(entered);
             }
             // Ended or expired since we looked: its lock may be taken over.
@@ -133,6 +133,7 @@ async fn join(
     max_expires_at: i64,
     channel: Channel,
     level: Option<Level>,
+    vouched_by: Option<&str>,
 ) -> Result<Option<Entered>, ApiError> {
     let now = Utc::now();
     let login = match level {
@@ -143,7 +144,7 @@ async fn join(
     let expires_at = next_expiry(state, now, max_expires_at);
     let joined = state
         .store
-        .join_session(sid, channel, token, now, expires_at)
+        .join_session(sid, channel, token, vouched_by, now, expires_at)
         .await?;
     let Some(session) = joined else {
         return Ok(None);
@@ -159,7 +160,8 @@ async fn join(
 }
 
 /// The QR handoff: a kiosk joins exactly the session the code was made for, at the level
-/// of the login that made it. `None` when that session has ended meanwhile.
+/// of the login that made it. `None` when that session has ended meanwhile or that login
+/// has been signed out (a photo of the code is worth nothing after a logout).
 pub async fn hand_over(
     state: &AppState,
     grant: &QrGrant,
@@ -170,16 +172,12 @@ pub async fn hand_over(
     let Some(customer) = state.store.customer_by_phone(&phone).await? else {
         return Ok(None);
     };
-    join(
-        state,
-        &grant.session_id,
-        grant.max_expires_at,
-        channel,
-        Some(level),
-    )
-    .await?
-    .map(|entered| entered.into_response(&customer))
-    .transpose()
+    let vouched_by = Some(grant.issuer_token_id.as_str());
+    let (sid, max) = (&grant.session_id, grant.max_expires_at);
+    join(state, sid, max, channel, Some(level), vouched_by)
+        .await?
+        .map(|entered| entered.into_response(&customer))
+        .transpose()
 }
 
 fn session_id(raw: &str) -> Result<SessionId, ApiError> {

@@ -173,3 +173,19 @@ async fn a_kiosk_that_keeps_guessing_is_told_to_wait() {
     // Other kiosks are not affected, and the code was not used up.
     assert_eq!(app.qr_verify(&code, &app.kiosk_key()).await.status, 200);
 }
+
+#[tokio::test]
+async fn logging_out_the_phone_voids_its_outstanding_code() {
+    let app = App::new().await;
+    let (_, web) = app.new_customer().await;
+    let code = code_for(&app, &web.token()).await;
+    assert_eq!(
+        app.send(with_token(event("auth-logout"), &web.token()))
+            .await
+            .status,
+        200
+    );
+    let reply = app.qr_verify(&code, &app.kiosk_key()).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.detail(), INVALID_QR);
+}

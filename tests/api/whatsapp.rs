@@ -159,6 +159,18 @@ async fn a_redelivered_message_is_stored_once() {
 }
 
 #[tokio::test]
+async fn a_redelivery_after_a_logout_does_not_start_a_session() {
+    let app = App::new().await;
+    let (phone, web) = app.new_customer().await;
+    let body = delivery(&[(&digits(&phone), &wamid(), "before logout")], "Test");
+    assert_eq!(app.webhook(&body).await.body["stored"], 1);
+    assert_eq!(app.end(&web.token(), "global").await.status, 200);
+    let again = app.webhook(&body).await;
+    assert_eq!(again.body["duplicates"], 1);
+    assert!(app.live_sessions(&phone).await.is_empty());
+}
+
+#[tokio::test]
 async fn status_callbacks_and_unknown_fields_are_acknowledged_and_ignored() {
     let app = App::new().await;
     let status = app.send(event("webhooks-whatsapp-status")).await;

@@ -25,6 +25,7 @@ pub async fn init(state: &AppState, req: &Request) -> HttpResult {
     let expires = Utc::now() + state.config.qr_ttl;
     let grant = QrGrant {
         session_id: authed.session.id().to_string(),
+        issuer_token_id: authed.token_id.clone(),
         phone: authed.session.phone.clone(),
         max_expires_at: authed.session.max_expires_at,
     };

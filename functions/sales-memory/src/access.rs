@@ -1,45 +1,50 @@
-//! Who may use a session's memory: the sales agent (`X-Service-Key`, any live session) or
-//! a login of that very session (its token). Anything else about another session is a
-//! 404, so a customer cannot learn whether a session id exists.
+//! Who may use a session's memory. The sales agent (`X-Service-Key`) reads and writes any
+//! live session; a customer may read their own session's views with its token (they
+//! write through `/session/update`). Anything else about another session is a 404, so a
+//! customer cannot learn whether a session id exists.
 
 use chrono::Utc;
 use lambda_http::Request;
 use omnisession::AppState;
-use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http;
 use omnisession::sessions;
 use omnisession::store::SessionItem;
 use omnisession::token::SessionId;
 
-pub struct Access {
-    pub session: SessionItem,
-    /// The customer's login, when a token (not the service key) was used.
-    pub login: Option<(String, Channel)>,
-}
-
 pub fn not_found() -> ApiError {
     ApiError::NotFound("session not found or expired".into())
 }
 
-pub async fn access(state: &AppState, req: &Request, sid: &str) -> Result<Access, ApiError> {
-    if let Some(key) = http::header(req, http::SERVICE_KEY) {
-        if !state.config.service_keys.contains(key) {
-            return Err(ApiError::Unauthorized(
-                "X-Service-Key is not a registered service key",
-            ));
-        }
-        let sid = SessionId::parse(sid).ok_or_else(not_found)?;
-        let session = state
-            .store
-            .session(sid.as_str())
-            .await?
-            .filter(|s| s.expires_at > Utc::now().timestamp())
-            .ok_or_else(not_found)?;
-        return Ok(Access {
-            session,
-            login: None,
-        });
+/// The live session `sid` for the agent, when the request carries a registered
+/// service key; `None` when it carries none.
+async fn as_agent(
+    state: &AppState,
+    req: &Request,
+    sid: &str,
+) -> Result<Option<SessionItem>, ApiError> {
+    let Some(key) = http::header(req, http::SERVICE_KEY) else {
+        return Ok(None);
+    };
+    if !state.config.service_keys.contains(key) {
+        return Err(ApiError::Unauthorized(
+            "X-Service-Key is not a registered service key",
+        ));
+    }
+    let sid = SessionId::parse(sid).ok_or_else(not_found)?;
+    state
+        .store
+        .session(sid.as_str())
+        .await?
+        .filter(|s| s.expires_at > Utc::now().timestamp())
+        .map(Some)
+        .ok_or_else(not_found)
+}
+
+/// For the read views: the agent, or a login of this very session.
+pub async fn reader(state: &AppState, req: &Request, sid: &str) -> Result<SessionItem, ApiError> {
+    if let Some(session) = as_agent(state, req, sid).await? {
+        return Ok(session);
     }
     if http::session_token(req).is_none() {
         return Err(ApiError::Unauthorized(
@@ -50,8 +55,19 @@ pub async fn access(state: &AppState, req: &Request, sid: &str) -> Result<Access
     if authed.session.id() != sid {
         return Err(not_found());
     }
-    Ok(Access {
-        session: authed.session,
-        login: Some((authed.token_id, authed.login.channel)),
-    })
+    Ok(authed.session)
+}
+
+/// For the writes: the agent only, so that what the agent remembers (its summary, what it
+/// recommended, what it said) cannot be forged by a customer.
+pub async fn agent(state: &AppState, req: &Request, sid: &str) -> Result<SessionItem, ApiError> {
+    if let Some(session) = as_agent(state, req, sid).await? {
+        return Ok(session);
+    }
+    if http::session_token(req).is_some() {
+        return Err(ApiError::Forbidden(
+            "only the sales agent (X-Service-Key) writes its memory; customers use /session/update",
+        ));
+    }
+    Err(ApiError::Unauthorized("X-Service-Key is required"))
 }

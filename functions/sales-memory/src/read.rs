@@ -6,7 +6,7 @@ use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
 use serde_json::json;
 
-use crate::access::access;
+use crate::access::reader;
 
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
@@ -30,7 +30,7 @@ pub async fn context(state: &AppState, req: &Request, sid: &str) -> HttpResult {
                 )
             })?,
     };
-    let session = access(state, req, sid).await?.session;
+    let session = reader(state, req, sid).await?;
     let messages = state.store.last_messages(session.id(), limit).await?;
     http::ok(&json!({
         "session_id": session.id(),
@@ -46,7 +46,7 @@ pub async fn context(state: &AppState, req: &Request, sid: &str) -> HttpResult {
 
 /// `GET /session/{sid}/summary`; `total_messages` counts the whole history.
 pub async fn summary(state: &AppState, req: &Request, sid: &str) -> HttpResult {
-    let session = access(state, req, sid).await?.session;
+    let session = reader(state, req, sid).await?;
     http::ok(&json!({
         "session_id": session.id(),
         "summary": session.summary,
@@ -57,7 +57,7 @@ pub async fn summary(state: &AppState, req: &Request, sid: &str) -> HttpResult {
 
 /// `GET /session/{sid}/recommendations`: oldest first, newest last.
 pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> HttpResult {
-    let session = access(state, req, sid).await?.session;
+    let session = reader(state, req, sid).await?;
     let skus = session.recommended_skus();
     http::ok(&json!({
         "last_recommended_skus": skus,
@@ -67,6 +67,6 @@ pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> Http
 
 /// `GET /session/{sid}/cart`.
 pub async fn cart(state: &AppState, req: &Request, sid: &str) -> HttpResult {
-    let session = access(state, req, sid).await?.session;
+    let session = reader(state, req, sid).await?;
     http::ok(&json!({ "cart": session.cart, "cart_size": session.cart.len() }))
 }

@@ -13,20 +13,19 @@ use omnisession::store::{SessionChanges, SessionItem};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::access::{Access, access, not_found};
+use crate::access::{agent, not_found};
 
-/// Applies `changes` for whoever is writing; the session as it is afterwards.
+/// Applies the agent's `changes`; the session as it is afterwards.
 async fn apply(
     state: &AppState,
-    access: &Access,
+    session: &SessionItem,
     changes: SessionChanges,
 ) -> Result<SessionItem, ApiError> {
     let now = Utc::now();
-    let expires_at = sessions::next_expiry(state, now, access.session.max_expires_at);
-    let token_id = access.login.as_ref().map(|(id, _)| id.as_str());
+    let expires_at = sessions::next_expiry(state, now, session.max_expires_at);
     state
         .store
-        .apply_changes(&access.session, token_id, &changes, now, expires_at)
+        .apply_changes(session, None, &changes, now, expires_at)
         .await?
         .session()
         .ok_or_else(not_found)
@@ -39,12 +38,12 @@ struct SummaryRequest {
 
 /// `POST /session/{sid}/summary {summary}`.
 pub async fn summary(state: &AppState, req: &Request, sid: &str) -> HttpResult {
-    let access = access(state, req, sid).await?;
+    let session = agent(state, req, sid).await?;
     let body: SummaryRequest = http::parse_json(req, state.config.max_body_bytes)?;
     let summary = parse_summary(body.summary).map_err(|e| ApiError::field("summary", e))?;
     let session = apply(
         state,
-        &access,
+        &session,
         SessionChanges {
             summary: Some(summary),
             ..Default::default()
@@ -62,7 +61,7 @@ struct RecommendationsRequest {
 /// `POST /session/{sid}/recommendations {skus}`: records SKUs the agent showed, in order;
 /// one shown again moves to the end.
 pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> HttpResult {
-    let access = access(state, req, sid).await?;
+    let session = agent(state, req, sid).await?;
     let body: RecommendationsRequest = http::parse_json(req, state.config.max_body_bytes)?;
     if body.skus.is_empty() || body.skus.len() > limits::RECOMMENDED_SKUS {
         return Err(ApiError::field(
@@ -79,7 +78,7 @@ pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> Http
         skus,
         ..Default::default()
     };
-    let session = apply(state, &access, changes).await?;
+    let session = apply(state, &session, changes).await?;
     let skus = session.recommended_skus();
     http::ok(&json!({
         "success": true,
@@ -93,7 +92,7 @@ pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> Http
 struct MessageRequest {
     role: Role,
     content: MessageText,
-    /// For the agent: the channel it is talking on. A customer's token decides it instead.
+    /// The channel the agent is talking on; by default where the customer spoke last.
     #[serde(default)]
     channel: Option<Channel>,
 }
@@ -110,14 +109,9 @@ fn current_channel(session: &SessionItem) -> Channel {
 
 /// `POST /session/{sid}/messages {role, content, channel?}`: appends one message.
 pub async fn message(state: &AppState, req: &Request, sid: &str) -> HttpResult {
-    let access = access(state, req, sid).await?;
+    let session = agent(state, req, sid).await?;
     let body: MessageRequest = http::parse_json(req, state.config.max_body_bytes)?;
-    let channel = match &access.login {
-        Some((_, channel)) => *channel,
-        None => body
-            .channel
-            .unwrap_or_else(|| current_channel(&access.session)),
-    };
+    let channel = body.channel.unwrap_or_else(|| current_channel(&session));
     let message = ChatMessage {
         role: body.role,
         content: body.content,
@@ -128,7 +122,7 @@ pub async fn message(state: &AppState, req: &Request, sid: &str) -> HttpResult {
         messages: vec![message.clone()],
         ..Default::default()
     };
-    let session = apply(state, &access, changes).await?;
+    let session = apply(state, &session, changes).await?;
     http::ok(&json!({
         "success": true,
         "session_id": session.id(),

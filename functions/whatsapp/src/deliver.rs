@@ -72,29 +72,38 @@ async fn file(state: &AppState, message: Inbound) -> Result<Filed, ApiError> {
             return Ok(Filed::Skipped);
         }
     };
-    let name = message.name.as_deref().and_then(|n| parse_name(n).ok());
-    let session =
-        sessions::phone_session(state, &phone, name.as_deref(), Channel::Whatsapp).await?;
-    let changes = SessionChanges {
-        messages: vec![ChatMessage {
-            role: Role::User,
-            content: message.content,
-            channel: Channel::Whatsapp,
-            at: message.at,
-        }],
-        dedupe_key: Some(format!("whatsapp#{}", message.id)),
-        ..Default::default()
-    };
-    let now = Utc::now();
-    let expires_at = sessions::next_expiry(state, now, session.max_expires_at);
-    match state
-        .store
-        .apply_changes(&session, None, &changes, now, expires_at)
-        .await?
-    {
-        Applied::Done(_) => Ok(Filed::Stored),
-        Applied::Duplicate => Ok(Filed::Duplicate),
-        // Ended between the login and the write: Meta's retry will start a new one.
-        Applied::Gone => Err(ApiError::Unavailable),
+    let dedupe_key = format!("whatsapp#{}", message.id);
+    // A redelivery must not log the phone in again (or start a session after a logout).
+    if state.store.already_applied(&dedupe_key).await? {
+        return Ok(Filed::Duplicate);
     }
+    let name = message.name.as_deref().and_then(|n| parse_name(n).ok());
+    let chat = ChatMessage {
+        role: Role::User,
+        content: message.content,
+        channel: Channel::Whatsapp,
+        at: message.at,
+    };
+    // Twice at most: a session that ends between the login and the write is replaced.
+    for _ in 0..2 {
+        let session =
+            sessions::phone_session(state, &phone, name.as_deref(), Channel::Whatsapp).await?;
+        let changes = SessionChanges {
+            messages: vec![chat.clone()],
+            dedupe_key: Some(dedupe_key.clone()),
+            ..Default::default()
+        };
+        let now = Utc::now();
+        let expires_at = sessions::next_expiry(state, now, session.max_expires_at);
+        match state
+            .store
+            .apply_changes(&session, None, &changes, now, expires_at)
+            .await?
+        {
+            Applied::Done(_) => return Ok(Filed::Stored),
+            Applied::Duplicate => return Ok(Filed::Duplicate),
+            Applied::Gone => continue,
+        }
+    }
+    Err(ApiError::Unavailable)
 }

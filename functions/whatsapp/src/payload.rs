@@ -145,11 +145,15 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
                 };
                 let content =
                     MessageText::try_from(content).map_err(|e| at(&format!("content {e}")))?;
+                // The sender's contact; a lone contact without a wa_id is taken as theirs.
                 let name = value
                     .contacts
                     .iter()
                     .find(|c| c.wa_id.is_some() && c.wa_id == raw.from)
-                    .or_else(|| value.contacts.first())
+                    .or_else(|| match value.contacts.as_slice() {
+                        [only] if only.wa_id.is_none() => Some(only),
+                        _ => None,
+                    })
                     .and_then(|c| c.profile.as_ref())
                     .and_then(|p| p.name.clone());
                 parsed.messages.push(Inbound {

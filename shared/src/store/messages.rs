@@ -56,6 +56,7 @@ impl super::Store {
             .key_condition_expression("pk = :sid")
             .expression_attribute_values(":sid", AttributeValue::S(session_id.to_string()))
             .scan_index_forward(false)
+            .consistent_read(true)
             .limit(limit.clamp(1, 1000) as i32)
             .send()
             .await

@@ -9,6 +9,8 @@ use super::{Store, StoreResult, classify};
 #[derive(Debug)]
 pub struct QrGrant {
     pub session_id: String,
+    /// The login that made the code: logging it out voids the code.
+    pub issuer_token_id: String,
     pub phone: String,
     pub max_expires_at: i64,
 }
@@ -28,6 +30,10 @@ impl Store {
             .table_name(&self.tables.sessions)
             .item("pk", key(hash))
             .item("session_id", AttributeValue::S(grant.session_id.clone()))
+            .item(
+                "issuer_token_id",
+                AttributeValue::S(grant.issuer_token_id.clone()),
+            )
             .item("owner_phone", AttributeValue::S(grant.phone.clone()))
             .item("max_expires_at", n(grant.max_expires_at))
             .item("expires_at", n(expires_at))
@@ -66,6 +72,7 @@ impl Store {
         Ok(old.and_then(|item| {
             Some(QrGrant {
                 session_id: text(&item, "session_id")?,
+                issuer_token_id: text(&item, "issuer_token_id")?,
                 phone: text(&item, "owner_phone")?,
                 max_expires_at: item.get("max_expires_at")?.as_n().ok()?.parse().ok()?,
             })

@@ -81,8 +81,15 @@ impl SessionItem {
         joined.into_iter().map(|(_, c)| c).collect()
     }
 
-    /// Recommended SKUs, oldest first, newest last.
+    /// Recommended SKUs, oldest first, newest last: the newest
+    /// [`limits::RECOMMENDED_SKUS`], whether or not a trim has run yet.
     pub fn recommended_skus(&self) -> Vec<String> {
+        let mut skus = self.all_skus();
+        skus.drain(..skus.len().saturating_sub(limits::RECOMMENDED_SKUS));
+        skus
+    }
+
+    fn all_skus(&self) -> Vec<String> {
         let mut skus: Vec<(&i64, &String)> = self.skus.iter().map(|(k, v)| (v, k)).collect();
         skus.sort();
         skus.into_iter().map(|(_, k)| k.clone()).collect()
@@ -186,12 +193,14 @@ impl Store {
     }
 
     /// Adds a login to a live session: its channel, its token (the webhook's logins have
-    /// none), a slid expiry. `None` when the session has ended or expired meanwhile.
+    /// none), a slid expiry. `None` when the session has ended or expired meanwhile, or
+    /// when `vouched_by` (the login that made a QR code) has been signed out.
     pub async fn join_session(
         &self,
         session_id: &str,
         channel: Channel,
         token: Option<(&str, &TokenEntry)>,
+        vouched_by: Option<&str>,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
     ) -> StoreResult<Option<SessionItem>> {
@@ -203,7 +212,6 @@ impl Store {
             .update_item()
             .table_name(&self.tables.sessions)
             .key("pk", s(session_id))
-            .condition_expression("attribute_exists(pk) AND expires_at > :epoch")
             .expression_attribute_names("#ch", channel.as_str())
             .expression_attribute_values(":now", s(crate::model::rfc3339(now)))
             .expression_attribute_values(":exp", n(expires_at))
@@ -218,7 +226,14 @@ impl Store {
                     serde_dynamo::to_attribute_value(entry).map_err(unexpected)?,
                 );
         }
-        let request = request.update_expression(sets);
+        let mut condition = "attribute_exists(pk) AND expires_at > :epoch".to_string();
+        if let Some(voucher) = vouched_by {
+            condition.push_str(" AND attribute_exists(tokens.#voucher)");
+            request = request.expression_attribute_names("#voucher", voucher);
+        }
+        let request = request
+            .update_expression(sets)
+            .condition_expression(condition);
         let result = retry_conflicts(|| request.clone().send()).await;
         if_condition_held(result)?
             .and_then(|out| out.attributes)
@@ -329,6 +344,21 @@ impl Store {
         Err(classify(err))
     }
 
+    /// Whether a write with this `dedupe_key` has been made (a cheap early check; the
+    /// transaction in [`Store::apply_changes`] is the real guard).
+    pub async fn already_applied(&self, dedupe_key: &str) -> StoreResult<bool> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", s(format!("seen#{dedupe_key}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.item.is_some())
+    }
+
     /// Slides the expiry of a live session (a pure read does this at most hourly).
     pub async fn touch_session(
         &self,
@@ -377,6 +407,13 @@ impl Store {
             (":epoch".into(), n(now.timestamp())),
         ]);
         if !changes.messages.is_empty() {
+            // Keeps the item far below 400 KB even when trims lag behind concurrent writers;
+            // a write that would pass the cap trims first and tries again.
+            condition.push_str(" AND size(recent) <= :room");
+            values.insert(
+                ":room".into(),
+                n(MAX_RECENT.saturating_sub(changes.messages.len())),
+            );
             sets.push("recent = list_append(recent, :msgs)".into());
             sets.push("message_count = message_count + :count".into());
             values.insert(
@@ -431,7 +468,7 @@ impl Store {
             let put = put_message(
                 &self.tables.messages,
                 session.id(),
-                sort_key(now, i),
+                sort_key(message_time(message).unwrap_or(now), i),
                 message,
                 session.max_expires_at,
             )?;
@@ -441,10 +478,13 @@ impl Store {
         // DynamoDB's transaction protocol; their changes commute, so try again.
         let mut attempt = 0;
         loop {
+            // One token per logical attempt: an SDK retry of a transaction that did commit
+            // (a timeout after success) is then a no-op instead of a failed condition.
             let result = self
                 .db
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
+                .client_request_token(hex::encode(rand::random::<[u8; 16]>()))
                 .send()
                 .await;
             let Err(err) = result else { break };
@@ -456,8 +496,21 @@ impl Store {
             };
             let failed =
                 |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+            attempt += 1;
             if failed(0) {
-                return Ok(Applied::Gone);
+                // Gone, or only the chat window is full: then trim and try again.
+                let current = self.session(session.id()).await?;
+                let still_valid = current.as_ref().is_some_and(|c| {
+                    c.expires_at > now.timestamp()
+                        && token_id.is_none_or(|t| c.tokens.contains_key(t))
+                });
+                match current {
+                    Some(current) if still_valid && attempt < TRANSACTION_ATTEMPTS => {
+                        self.trim(&current).await;
+                        continue;
+                    }
+                    _ => return Ok(Applied::Gone),
+                }
             }
             if changes.dedupe_key.is_some() && failed(1) {
                 return Ok(Applied::Duplicate);
@@ -465,7 +518,6 @@ impl Store {
             let conflict = reasons
                 .iter()
                 .any(|r| r.code() == Some("TransactionConflict"));
-            attempt += 1;
             if !conflict || attempt >= TRANSACTION_ATTEMPTS {
                 return Err(classify(err));
             }
@@ -485,19 +537,35 @@ impl Store {
     /// conditioned on what it read, and when another writer got there first, or the trim
     /// fails, the next write trims instead; the caller's own write has already succeeded.
     pub(crate) async fn trim(&self, item: &SessionItem) {
-        let mut removes = Vec::new();
-        let mut conditions = vec!["attribute_exists(pk) AND size(recent) = :len".to_string()];
-        let mut names = HashMap::new();
-        let mut values = HashMap::from([(":len".to_string(), n(item.recent.len()))]);
+        // The chat window: only while no one has appended meanwhile, since removal is
+        // by position.
         let extra_messages = item.recent.len().saturating_sub(limits::CHAT_WINDOW);
-        removes.extend((0..extra_messages).map(|i| format!("recent[{i}]")));
-        let skus = item.recommended_skus();
+        if extra_messages > 0 {
+            let removes: Vec<String> = (0..extra_messages)
+                .map(|i| format!("recent[{i}]"))
+                .collect();
+            let request = self
+                .db
+                .update_item()
+                .table_name(&self.tables.sessions)
+                .key("pk", s(item.id()))
+                .update_expression(format!("REMOVE {}", removes.join(", ")))
+                .condition_expression("attribute_exists(pk) AND size(recent) = :len")
+                .expression_attribute_values(":len", n(item.recent.len()));
+            self.best_effort_trim(item, request).await;
+        }
+
+        // SKUs and logins: by name, each SKU only if not recommended again meanwhile.
+        let mut removes = Vec::new();
+        let mut conditions = vec!["attribute_exists(pk)".to_string()];
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let skus = item.all_skus();
         for (i, sku) in skus
             .iter()
             .take(skus.len().saturating_sub(limits::RECOMMENDED_SKUS))
             .enumerate()
         {
-            // Unless it was recommended again meanwhile.
             removes.push(format!("skus.#old{i}"));
             conditions.push(format!("skus.#old{i} = :old{i}"));
             names.insert(format!("#old{i}"), sku.clone());
@@ -527,8 +595,16 @@ impl Store {
             .key("pk", s(item.id()))
             .update_expression(format!("REMOVE {}", removes.join(", ")))
             .condition_expression(conditions.join(" AND "))
-            .set_expression_attribute_names((!names.is_empty()).then_some(names))
-            .set_expression_attribute_values(Some(values));
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values));
+        self.best_effort_trim(item, request).await;
+    }
+
+    async fn best_effort_trim(
+        &self,
+        item: &SessionItem,
+        request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) {
         let result = retry_conflicts(|| request.clone().send()).await;
         if let Err(err) = if_condition_held(result) {
             tracing::warn!(session_id = item.id(), error = %err, "trim failed; the next write retries it");
@@ -599,6 +675,18 @@ impl Store {
 
 /// Tries of a transaction that lost a race to a concurrent one on the same items.
 const TRANSACTION_ATTEMPTS: u32 = super::CONFLICT_ATTEMPTS;
+
+/// Messages the session item may hold before a write must wait for a trim: 60 messages
+/// of at most 4 KB keep the item far below DynamoDB's 400 KB.
+const MAX_RECENT: usize = 3 * limits::CHAT_WINDOW;
+
+/// A message's own time (the provider's, for WhatsApp), so history sorts by when it was
+/// said, not when it arrived.
+fn message_time(message: &ChatMessage) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(&message.at)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
 
 /// Logins kept per session; the oldest beyond this are signed out.
 pub const MAX_TOKENS: usize = 32;
