@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, when it is missing:
-#   cargo-lambda (PyPI, brings zig), cargo-nextest (crates.io), a Java 17+ runtime
-#   (Debian), DynamoDB Local (the jar inside the npm package amplify-dynamodb-simulator,
-#   cached under .local/).
+#   cargo-lambda (PyPI, brings zig), AWS SAM CLI and cfn-lint (PyPI), the arm64 Rust
+#   target (rustup), cargo-nextest (crates.io), a Java 17+ runtime (Debian), DynamoDB
+#   Local (the jar inside the npm package amplify-dynamodb-simulator, cached in .local/).
 # Safe to run again: each step is skipped when its tool is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LAMBDA_VERSION=1.9.2
+SAM_CLI_VERSION=1.170.0
+CFN_LINT_VERSION=1.58.0
 DYNAMODB_PACKAGE=amplify-dynamodb-simulator@2.9.30
 DDB_DIR=.local/dynamodb-local
 
@@ -16,6 +18,18 @@ if ! command -v cargo-lambda >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
   # pyenv only sees new console scripts after a rehash.
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+
+# The deploy checks: AWS SAM CLI and cfn-lint (PyPI), the arm64 Rust target (rustup).
+if ! command -v sam >/dev/null 2>&1 || ! command -v cfn-lint >/dev/null 2>&1; then
+  echo "install: aws-sam-cli $SAM_CLI_VERSION and cfn-lint $CFN_LINT_VERSION (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check \
+    "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  echo "install: Rust target aarch64-unknown-linux-gnu (rustup)"
+  rustup target add aarch64-unknown-linux-gnu
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then

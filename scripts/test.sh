@@ -44,6 +44,9 @@ cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$A
 watch_pid=$!
 set +m
 
+echo "== deployable to AWS"
+scripts/deployable.sh
+
 echo "== tests"
 if ! cargo nextest run --workspace --no-fail-fast; then
   echo "---- last lines of .local/watch.log" >&2

@@ -124,3 +124,40 @@ async fn every_qr_and_memory_sample_is_served_by_its_handler() {
         assert_eq!(reply.status, 200, "{name}: {:?}", reply.body);
     }
 }
+
+#[test]
+fn every_file_in_events_is_an_api_gateway_v2_request_for_a_real_route() {
+    let routes: Vec<(&str, &str)> = [
+        session::ROUTES,
+        auth::ROUTES,
+        qr::ROUTES,
+        sales_memory::ROUTES,
+        whatsapp::ROUTES,
+    ]
+    .concat();
+    let mut files = 0;
+    for entry in std::fs::read_dir(repo_root().join("events")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let sample: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            sample["version"],
+            "2.0",
+            "{}: payload format 2.0",
+            path.display()
+        );
+        let req = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let route_path = req.uri().path().replace("REPLACE_WITH_SESSION_ID", "{sid}");
+        assert!(
+            routes
+                .iter()
+                .any(|(m, p)| *m == req.method().as_str() && *p == route_path),
+            "{}: {} {route_path} is no route of the code",
+            path.display(),
+            req.method()
+        );
+        files += 1;
+    }
+    assert!(files >= routes.len());
+}

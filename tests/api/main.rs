@@ -12,6 +12,7 @@ mod import;
 mod lifecycle;
 mod logs;
 mod memory;
+mod openapi;
 mod qr;
 mod validation;
 mod whatsapp;
