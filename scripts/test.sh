@@ -53,3 +53,4 @@ if ! cargo nextest run --workspace --no-fail-fast; then
   tail -n 40 .local/watch.log >&2 || true
   exit 1
 fi
+

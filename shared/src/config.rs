@@ -40,6 +40,8 @@ pub struct Config {
     pub dynamodb_endpoint: Option<String>,
     /// Request bodies above this many bytes are refused with 413.
     pub max_body_bytes: usize,
+    /// `OMNISESSION_LOCAL_DEV=1`: the development secrets of `config/dev.env` are accepted.
+    pub local_dev: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +140,42 @@ impl Config {
             qr_ttl: Duration::seconds(number("QR_TTL_SECS", 120, 10, 120)?),
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024)? as usize,
+            local_dev: get("OMNISESSION_LOCAL_DEV").is_some_and(|v| v == "1" || v == "true"),
         })
+    }
+
+    /// A function must not run open: every secret must be set, and not to a development
+    /// value (they all start with `dev-` and are public in `config/dev.env`), unless
+    /// `OMNISESSION_LOCAL_DEV=1` says this is a developer's machine. A deploy without real
+    /// secrets then fails at cold start with a log line naming the variable.
+    pub fn require_real_secrets(&self) -> Result<(), ConfigError> {
+        if self.local_dev {
+            return Ok(());
+        }
+        let secrets: [(&'static str, Vec<&str>); 4] = [
+            ("KIOSK_KEYS", self.kiosk_keys.exposed()),
+            ("SERVICE_KEYS", self.service_keys.exposed()),
+            (
+                "WHATSAPP_APP_SECRET",
+                vec![self.whatsapp_app_secret.expose()],
+            ),
+            (
+                "WHATSAPP_VERIFY_TOKEN",
+                vec![self.whatsapp_verify_token.expose()],
+            ),
+        ];
+        for (name, values) in secrets {
+            if values.is_empty() || values.iter().any(|v| v.is_empty()) {
+                return Err(ConfigError::Missing(name));
+            }
+            if values.iter().any(|v| v.starts_with("dev-")) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "holds a development value; set a real secret (or OMNISESSION_LOCAL_DEV=1 on a developer machine)".into(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -170,6 +207,38 @@ mod tests {
         assert_eq!(cfg.touch_interval, Duration::hours(1));
         assert_eq!(cfg.qr_ttl, Duration::seconds(120));
         assert_eq!(cfg.phone_region, Region::IN);
+    }
+
+    #[test]
+    fn dev_or_missing_secrets_stop_a_deployed_function_but_not_a_dev_machine() {
+        let dev = [
+            ("KIOSK_KEYS", "dev-kiosk-key-0000000000000001"),
+            ("SERVICE_KEYS", "real-service-key-0123456789"),
+            ("WHATSAPP_APP_SECRET", "real-app-secret-0123456789"),
+            ("WHATSAPP_VERIFY_TOKEN", "real-verify-token"),
+        ];
+        let cfg = Config::from_lookup(lookup(&[&TABLES[..], &dev[..]].concat())).unwrap();
+        let err = cfg.require_real_secrets().unwrap_err().to_string();
+        assert!(err.contains("KIOSK_KEYS"), "{err}");
+        let missing = Config::from_lookup(lookup(&TABLES)).unwrap();
+        assert!(
+            missing
+                .require_real_secrets()
+                .unwrap_err()
+                .to_string()
+                .contains("KIOSK_KEYS")
+        );
+        let local = [&TABLES[..], &dev[..], &[("OMNISESSION_LOCAL_DEV", "1")]].concat();
+        assert!(
+            Config::from_lookup(lookup(&local))
+                .unwrap()
+                .require_real_secrets()
+                .is_ok()
+        );
+        let mut real = dev.to_vec();
+        real[0].1 = "kiosk-key-0123456789abcdef";
+        let cfg = Config::from_lookup(lookup(&[&TABLES[..], &real[..]].concat())).unwrap();
+        assert!(cfg.require_real_secrets().is_ok());
     }
 
     #[test]

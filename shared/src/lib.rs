@@ -40,6 +40,7 @@ impl AppState {
     /// A bad configuration fails the cold start with a clear message.
     pub async fn from_env() -> Result<Self, config::ConfigError> {
         let config = Config::from_env()?;
+        config.require_real_secrets()?;
         Ok(Self::new(config).await)
     }
 

@@ -45,11 +45,28 @@ impl Password {
     }
 }
 
+/// The most common passwords of at least six characters, lower-cased: the top 10 000 of
+/// the frequency list that ships with zxcvbn (MIT), itself drawn from public password leaks.
+const COMMON: &str = include_str!("common-passwords.txt");
+
+impl Password {
+    /// Whether this is one of the most common passwords (compared without case), which
+    /// signup refuses: they are the first an attacker tries.
+    pub fn is_common(&self) -> bool {
+        static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+            std::sync::OnceLock::new();
+        let set = SET.get_or_init(|| COMMON.lines().collect());
+        set.contains(self.0.expose().to_lowercase().as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
-/// bcrypt at the configured cost. Holds a dummy hash of the same cost so that a login
+/// bcrypt at the configured cost. The policy has already refused anything over 72 bytes,
+/// so bcrypt's own 72-byte limit never cuts a password (its `non_truncating_*` variants
+/// would also refuse exactly 72 bytes, counting the terminating NUL). Holds a dummy hash of the same cost so that a login
 /// for an unknown phone costs the same time as a wrong password.
 pub struct Passwords {
     cost: u32,
@@ -67,7 +84,7 @@ impl Passwords {
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let secret = password.0.clone();
         let cost = self.cost;
-        tokio::task::spawn_blocking(move || bcrypt::non_truncating_hash(secret.expose(), cost))
+        tokio::task::spawn_blocking(move || bcrypt::hash(secret.expose(), cost))
             .await
             .map_err(|e| HashError(e.to_string()))?
             .map_err(|e| HashError(e.to_string()))
@@ -86,7 +103,7 @@ impl Passwords {
         };
         let secret = password.0.clone();
         let ok = tokio::task::spawn_blocking(move || {
-            bcrypt::non_truncating_verify(secret.expose(), &hash).unwrap_or(false)
+            bcrypt::verify(secret.expose(), &hash).unwrap_or(false)
         })
         .await
         .unwrap_or(false);
@@ -131,6 +148,31 @@ mod tests {
             Password::parse("€".repeat(25)).unwrap_err(),
             PasswordError::TooLong
         );
+    }
+
+    #[test]
+    fn the_most_common_passwords_are_known_whatever_their_case() {
+        for common in ["password", "PassWord1", "qwerty123", "iloveyou"] {
+            assert!(
+                Password::parse(common.into()).unwrap().is_common(),
+                "{common}"
+            );
+        }
+        assert!(
+            !Password::parse("correct horse battery".into())
+                .unwrap()
+                .is_common()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_72_byte_password_hashes_and_only_it_verifies() {
+        let passwords = Passwords::new(4);
+        let full = Password::parse("q".repeat(72)).unwrap();
+        let hash = passwords.hash(&full).await.unwrap();
+        assert!(passwords.verify(&full, Some(&hash)).await);
+        let shorter = Password::parse("q".repeat(71)).unwrap();
+        assert!(!passwords.verify(&shorter, Some(&hash)).await);
     }
 
     #[tokio::test]

@@ -61,6 +61,11 @@ impl KeyRing {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The keys themselves, for configuration checks only.
+    pub fn exposed(&self) -> Vec<&str> {
+        self.0.iter().map(SecretString::expose).collect()
+    }
 }
 
 /// Checks `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of the raw body keyed with

@@ -100,3 +100,47 @@ async fn whatsapp_cannot_use_password_login() {
     assert_eq!(reply.status, 400);
     assert!(reply.detail().contains("channel"), "{}", reply.detail());
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_phone_even_against_the_right_one() {
+    let app = App::new().await;
+    let (phone, _) = app.new_customer().await;
+    for _ in 0..5 {
+        assert_eq!(app.login(&phone, "wrong-password", "web").await.status, 401);
+    }
+    let locked = app.login(&phone, "secret-pass", "web").await;
+    assert_eq!(locked.status, 429, "{:?}", locked.body);
+    assert_eq!(locked.body["error_type"], "rate_limited");
+    let wait: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(wait, 1, "2^(5-5) seconds");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(app.login(&phone, "secret-pass", "web").await.status, 200);
+    // The success reset the count: one more mistake is a plain 401.
+    assert_eq!(app.login(&phone, "wrong-password", "web").await.status, 401);
+    assert_eq!(app.login(&phone, "secret-pass", "web").await.status, 200);
+}
+
+#[tokio::test]
+async fn unknown_phones_lock_the_same_way() {
+    let app = App::new().await;
+    let phone = unique_phone();
+    for _ in 0..5 {
+        assert_eq!(app.login(&phone, "any-password", "web").await.status, 401);
+    }
+    assert_eq!(app.login(&phone, "any-password", "web").await.status, 429);
+}
+
+#[tokio::test]
+async fn a_72_byte_password_is_accepted_whole() {
+    let app = App::new().await;
+    let phone = unique_phone();
+    let full = "q".repeat(72);
+    assert_eq!(app.signup(&phone, &full, "web").await.status, 201);
+    assert_eq!(app.login(&phone, &full, "web").await.status, 200);
+    assert_eq!(app.login(&phone, &full[..71], "web").await.status, 401);
+}

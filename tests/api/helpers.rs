@@ -83,6 +83,11 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
         let input = context.input();
         let operation = if input.downcast_ref::<get_item::GetItemInput>().is_some() {
             "GetItem"
+        } else if input
+            .downcast_ref::<batch_get_item::BatchGetItemInput>()
+            .is_some()
+        {
+            "BatchGetItem"
         } else if input.downcast_ref::<query::QueryInput>().is_some() {
             "Query"
         } else if input
@@ -302,7 +307,14 @@ impl App {
         self.send(req).await
     }
 
+    /// This test's own kiosk key: tests that fail QR codes on purpose must not lock out
+    /// a key that other tests (running at the same time) use.
     pub fn kiosk_key(&self) -> String {
+        spare_kiosk_key().to_string()
+    }
+
+    /// The development kiosk key of config/dev.env, shared by every test.
+    pub fn dev_kiosk_key(&self) -> String {
         test_env()["KIOSK_KEYS"]
             .split(',')
             .next()

@@ -229,3 +229,17 @@ async fn kiosk_logins_cannot_push_out_the_customers_password_login() {
     );
     assert_eq!(app.restore(kiosks.last().unwrap()).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_summary_at_its_limit_is_stored_with_messages() {
+    let app = App::new().await;
+    let (_, web) = app.new_customer().await;
+    let body = json!({
+        "messages": [{"role": "user", "content": "Running shoes, size 9?"}],
+        "cart": [],
+        "recommended_skus": [],
+        "summary": "0".repeat(limits::SUMMARY_BYTES)
+    });
+    let reply = app.update(&web.token(), body).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+}

@@ -63,6 +63,7 @@ async fn a_full_run_of_logins_logs_no_secret() {
         "wrong-password-here".to_string(),
         code,
         app.kiosk_key(),
+        app.dev_kiosk_key(),
         env["SERVICE_KEYS"].clone(),
         env["WHATSAPP_APP_SECRET"].clone(),
     ];

@@ -148,6 +148,7 @@ async fn bad_input_is_a_400_that_names_the_field() {
     };
     expect_400(&app, "auth-signup", &signup(&long), "72 bytes").await;
     expect_400(&app, "auth-signup", &signup("12345"), "at least 6").await;
+    expect_400(&app, "auth-signup", &signup("Password123"), "most common").await;
     expect_400(
         &app,
         "auth-signup",

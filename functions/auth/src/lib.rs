@@ -1,5 +1,6 @@
 //! The auth endpoint group: password signup, login and logout for web and kiosk.
 
+mod account;
 mod login;
 mod logout;
 mod signup;
@@ -20,6 +21,8 @@ async fn route(state: &AppState, req: &Request) -> HttpResult {
         ("POST", "/auth/signup") => signup::signup(state, req).await,
         ("POST", "/auth/login") => login::login(state, req).await,
         ("POST", "/auth/logout") => logout::logout(state, req).await,
+        ("POST", "/auth/logout-all") => account::logout_all(state, req).await,
+        ("POST", "/auth/password") => account::change_password(state, req).await,
         _ => Err(http::no_route(req)),
     }
 }
@@ -29,6 +32,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/auth/signup"),
     ("POST", "/auth/login"),
     ("POST", "/auth/logout"),
+    ("POST", "/auth/logout-all"),
+    ("POST", "/auth/password"),
 ];
 
 /// Password logins are for the web and the kiosk; WhatsApp logs in by phone.

@@ -1,7 +1,9 @@
 //! `POST /auth/login {phone_number, password, channel}`: password login on the web or a
 //! kiosk. An unknown phone and a wrong password get the same 401, after the same bcrypt
-//! work, so neither the body nor the timing tells them apart.
+//! work, so neither the body nor the timing tells them apart. Repeated failures lock the
+//! phone (429 with `Retry-After`, see `store::lockout`).
 
+use chrono::Utc;
 use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::channel::Channel;
@@ -28,15 +30,24 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
     let password =
         Password::for_login(body.password).map_err(|e| ApiError::field("password", e))?;
 
-    let customer = state.store.customer_by_phone(&phone).await?;
+    // Failures are counted per phone, known or not, so the lock tells nothing either.
+    let scope = format!("login#{phone}");
+    let now = Utc::now().timestamp();
+    let (customer, lockout) = state.store.customer_and_lockout(&phone, &scope).await?;
+    // Checked before bcrypt: during a lock even the right password is refused.
+    if let Some(wait) = lockout.retry_after(now) {
+        return Err(ApiError::TooManyRequests(wait));
+    }
     let hash = customer.as_ref().and_then(|c| c.password_hash.as_deref());
     // Verifies against a dummy hash when there is no customer or no password.
-    if !state.passwords.verify(&password, hash).await {
-        return Err(ApiError::InvalidCredentials);
-    }
-    let Some(customer) = customer else {
+    let verified = state.passwords.verify(&password, hash).await;
+    let Some(customer) = customer.filter(|_| verified) else {
+        state.store.record_failure(&scope, lockout, now).await?;
         return Err(ApiError::InvalidCredentials);
     };
+    if lockout.failures > 0 {
+        state.store.clear_lockout(&scope).await?;
+    }
     let entered = sessions::enter(state, &customer, channel, Level::Password).await?;
     http::ok(&entered)
 }

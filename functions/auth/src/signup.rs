@@ -43,6 +43,12 @@ pub async fn signup(state: &AppState, req: &Request) -> HttpResult {
     let phone = PhoneNumber::parse(&body.phone_number, state.config.phone_region)
         .map_err(|e| ApiError::field("phone_number", e))?;
     let password = Password::parse(body.password).map_err(|e| ApiError::field("password", e))?;
+    if password.is_common() {
+        return Err(ApiError::field(
+            "password",
+            "is one of the most common passwords; choose a less guessable one",
+        ));
+    }
     if body.age.is_some_and(|age| age == 0 || age > MAX_AGE) {
         return Err(ApiError::field(
             "age",

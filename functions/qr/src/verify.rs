@@ -11,7 +11,6 @@ use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
 use omnisession::secrets::fingerprint;
 use omnisession::sessions;
-use omnisession::store::FailureLimit;
 use omnisession::token::{Level, QrToken};
 use serde::Deserialize;
 
@@ -20,13 +19,6 @@ struct VerifyRequest {
     qr_token: String,
     channel: Channel,
 }
-
-/// Failed codes allowed per kiosk key in a 5-minute window: plenty for a customer whose
-/// code expired, far too few to guess a 160-bit code.
-const FAILURES: FailureLimit = FailureLimit {
-    limit: 10,
-    window_secs: 300,
-};
 
 const INVALID_QR: &str = "QR code is invalid, expired or already used";
 
@@ -38,7 +30,10 @@ pub async fn verify(state: &AppState, req: &Request) -> HttpResult {
         ))?;
     let scope = format!("qr-verify#{}", fingerprint(key));
     let now = Utc::now().timestamp();
-    if let Some(wait) = state.store.blocked_for(&scope, FAILURES, now).await? {
+    // Five free failures per kiosk key, then a doubling lock (see `store::lockout`):
+    // plenty for a customer whose code expired, far too few to guess a 160-bit code.
+    let lockout = state.store.lockout(&scope).await?;
+    if let Some(wait) = lockout.retry_after(now) {
         return Err(ApiError::TooManyRequests(wait));
     }
     let body: VerifyRequest = http::parse_json(req, state.config.max_body_bytes)?;
@@ -51,12 +46,15 @@ pub async fn verify(state: &AppState, req: &Request) -> HttpResult {
         None => None,
     };
     let Some(grant) = grant else {
-        state.store.record_failure(&scope, FAILURES, now).await?;
+        state.store.record_failure(&scope, lockout, now).await?;
         return Err(ApiError::Unauthorized(INVALID_QR));
     };
     // The code was good but its session ended meanwhile.
     let entered = sessions::hand_over(state, &grant, Channel::Kiosk, Level::Password)
         .await?
         .ok_or(ApiError::Unauthorized(INVALID_QR))?;
+    if lockout.failures > 0 {
+        state.store.clear_lockout(&scope).await?;
+    }
     http::ok(&entered)
 }

@@ -7,12 +7,13 @@
 //! - sessions: `<session id>` holds a session with its logins' token hashes and the
 //!   latest chat window; `phone#<e164>` is the lock that makes one live session per
 //!   phone. The `phone-index` GSI finds a phone's session across channels. `qr#<hash>`
-//!   holds a QR handoff code; `failures#…` counts failed attempts for rate limits;
+//!   holds a QR handoff code; `lockout#…` counts failed attempts (passwords per phone,
+//!   QR codes per kiosk key);
 //!   `seen#…` remembers delivered WhatsApp message ids.
 //! - messages: every chat message, keyed by session id and a time-ordered sort key.
 
-mod attempts;
 mod customers;
+mod lockout;
 mod messages;
 mod qr;
 pub mod schema;
@@ -26,8 +27,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-pub use attempts::FailureLimit;
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
+pub use lockout::Lockout;
 pub use qr::QrGrant;
 pub use sessions::{
     Applied, CreateSession, DEDUPE_DAYS, MAX_TOKENS, SessionChanges, SessionItem, TokenEntry,

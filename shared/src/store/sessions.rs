@@ -625,6 +625,21 @@ impl Store {
         Ok(if_condition_held(result)?.is_some())
     }
 
+    /// Signs every login of the session out at once (logout-all, a password change).
+    pub async fn revoke_all_tokens(&self, session_id: &str) -> StoreResult<()> {
+        let request = self
+            .db
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", s(session_id))
+            .update_expression("SET tokens = :none")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":none", AttributeValue::M(HashMap::new()));
+        let result = retry_conflicts(|| request.clone().send()).await;
+        if_condition_held(result)?;
+        Ok(())
+    }
+
     /// Ends the session on every channel: deletes it and releases the phone's lock.
     /// Its messages expire with the session's absolute cap (the messages table's TTL).
     pub async fn end_session(&self, session: &SessionItem) -> StoreResult<()> {

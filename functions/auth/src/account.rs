@@ -1,0 +1,81 @@
+//! Account changes, which need a `password`-level login (403 for a phone-level one):
+//! signing out everywhere, and changing the password (which also signs out everywhere).
+
+use chrono::Utc;
+use lambda_http::Request;
+use omnisession::AppState;
+use omnisession::error::ApiError;
+use omnisession::http::{self, HttpResult};
+use omnisession::model::rfc3339;
+use omnisession::passwords::Password;
+use omnisession::phone::PhoneNumber;
+use omnisession::sessions::{self, Authenticated};
+use omnisession::token::Level;
+use serde::Deserialize;
+use serde_json::json;
+
+async fn password_login(state: &AppState, req: &Request) -> Result<Authenticated, ApiError> {
+    let authed = sessions::authenticate(state, http::session_token(req)).await?;
+    if authed.login.level < Level::Password {
+        return Err(ApiError::Forbidden(
+            "changing the account needs a password login",
+        ));
+    }
+    Ok(authed)
+}
+
+/// `POST /auth/logout-all`: every login of the customer stops working at once.
+pub async fn logout_all(state: &AppState, req: &Request) -> HttpResult {
+    let authed = password_login(state, req).await?;
+    state.store.revoke_all_tokens(authed.session.id()).await?;
+    http::ok(&json!({ "success": true }))
+}
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /auth/password {current_password, new_password}`: sets a new password and signs
+/// every login out, this one included; the customer logs in again with the new password.
+pub async fn change_password(state: &AppState, req: &Request) -> HttpResult {
+    let authed = password_login(state, req).await?;
+    let body: PasswordChange = http::parse_json(req, state.config.max_body_bytes)?;
+    let current = Password::for_login(body.current_password)
+        .map_err(|e| ApiError::field("current_password", e))?;
+    let new = Password::parse(body.new_password).map_err(|e| ApiError::field("new_password", e))?;
+    if new.is_common() {
+        return Err(ApiError::field(
+            "new_password",
+            "is one of the most common passwords; choose a less guessable one",
+        ));
+    }
+    let phone = PhoneNumber::from_stored(authed.session.phone.clone());
+    let customer = state
+        .store
+        .customer_by_phone(&phone)
+        .await?
+        .ok_or(ApiError::Unauthorized(
+            "the customer of this session no longer exists",
+        ))?;
+    if !state
+        .passwords
+        .verify(&current, customer.password_hash.as_deref())
+        .await
+    {
+        return Err(ApiError::field(
+            "current_password",
+            "is not the current password",
+        ));
+    }
+    let hash = state
+        .passwords
+        .hash(&new)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = rfc3339(Utc::now());
+    state.store.set_password_hash(&phone, &hash, &now).await?;
+    state.store.revoke_all_tokens(authed.session.id()).await?;
+    http::ok(&json!({ "success": true }))
+}
