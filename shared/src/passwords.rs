@@ -19,6 +19,8 @@ pub enum PasswordError {
     TooShort,
     #[error("must be at most {MAX_BYTES} bytes (bcrypt would silently ignore the rest)")]
     TooLong,
+    #[error("is one of the most common passwords; choose a less guessable one")]
+    Common,
 }
 
 impl Password {
@@ -30,6 +32,16 @@ impl Password {
             return Err(PasswordError::TooShort);
         }
         Ok(Self(SecretString::new(raw)))
+    }
+
+    /// A password a customer chooses (signup, a password change): the policy, and not one
+    /// of the most common passwords.
+    pub fn parse_new(raw: String) -> Result<Self, PasswordError> {
+        let password = Self::parse(raw)?;
+        if password.is_common() {
+            return Err(PasswordError::Common);
+        }
+        Ok(password)
     }
 
     /// For login, where the policy must not reveal anything: any non-empty string that
@@ -51,7 +63,7 @@ const COMMON: &str = include_str!("common-passwords.txt");
 
 impl Password {
     /// Whether this is one of the most common passwords (compared without case), which
-    /// signup refuses: they are the first an attacker tries.
+    /// [`Password::parse_new`] refuses: they are the first an attacker tries.
     pub fn is_common(&self) -> bool {
         static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
             std::sync::OnceLock::new();

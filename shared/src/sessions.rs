@@ -238,6 +238,21 @@ pub fn view(item: &SessionItem, channel: Channel) -> Session {
     }
 }
 
+/// The customer a live session belongs to; 401 if the record has gone since.
+pub async fn customer_of(
+    state: &AppState,
+    session: &SessionItem,
+) -> Result<CustomerItem, ApiError> {
+    let phone = PhoneNumber::from_stored(session.phone.clone());
+    state
+        .store
+        .customer_by_phone(&phone)
+        .await?
+        .ok_or(ApiError::Unauthorized(
+            "the customer of this session no longer exists",
+        ))
+}
+
 /// A request's verified login.
 pub struct Authenticated {
     pub session: SessionItem,

@@ -8,7 +8,6 @@ use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
 use omnisession::model::rfc3339;
 use omnisession::passwords::Password;
-use omnisession::phone::PhoneNumber;
 use omnisession::sessions::{self, Authenticated};
 use omnisession::token::Level;
 use serde::Deserialize;
@@ -44,21 +43,9 @@ pub async fn change_password(state: &AppState, req: &Request) -> HttpResult {
     let body: PasswordChange = http::parse_json(req, state.config.max_body_bytes)?;
     let current = Password::for_login(body.current_password)
         .map_err(|e| ApiError::field("current_password", e))?;
-    let new = Password::parse(body.new_password).map_err(|e| ApiError::field("new_password", e))?;
-    if new.is_common() {
-        return Err(ApiError::field(
-            "new_password",
-            "is one of the most common passwords; choose a less guessable one",
-        ));
-    }
-    let phone = PhoneNumber::from_stored(authed.session.phone.clone());
-    let customer = state
-        .store
-        .customer_by_phone(&phone)
-        .await?
-        .ok_or(ApiError::Unauthorized(
-            "the customer of this session no longer exists",
-        ))?;
+    let new =
+        Password::parse_new(body.new_password).map_err(|e| ApiError::field("new_password", e))?;
+    let customer = sessions::customer_of(state, &authed.session).await?;
     if !state
         .passwords
         .verify(&current, customer.password_hash.as_deref())
@@ -75,7 +62,10 @@ pub async fn change_password(state: &AppState, req: &Request) -> HttpResult {
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = rfc3339(Utc::now());
-    state.store.set_password_hash(&phone, &hash, &now).await?;
+    state
+        .store
+        .set_password_hash(&customer.phone(), &hash, &now)
+        .await?;
     state.store.revoke_all_tokens(authed.session.id()).await?;
     http::ok(&json!({ "success": true }))
 }

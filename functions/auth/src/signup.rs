@@ -42,13 +42,8 @@ pub async fn signup(state: &AppState, req: &Request) -> HttpResult {
     let name = parse_name(&body.name).map_err(|e| ApiError::field("name", e))?;
     let phone = PhoneNumber::parse(&body.phone_number, state.config.phone_region)
         .map_err(|e| ApiError::field("phone_number", e))?;
-    let password = Password::parse(body.password).map_err(|e| ApiError::field("password", e))?;
-    if password.is_common() {
-        return Err(ApiError::field(
-            "password",
-            "is one of the most common passwords; choose a less guessable one",
-        ));
-    }
+    let password =
+        Password::parse_new(body.password).map_err(|e| ApiError::field("password", e))?;
     if body.age.is_some_and(|age| age == 0 || age > MAX_AGE) {
         return Err(ApiError::field(
             "age",

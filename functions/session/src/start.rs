@@ -64,13 +64,7 @@ pub async fn start(state: &AppState, req: &Request) -> HttpResult {
             "the session token belongs to another phone number",
         ));
     }
-    let customer = state
-        .store
-        .customer_by_phone(&phone)
-        .await?
-        .ok_or(ApiError::Unauthorized(
-            "the customer of this session no longer exists",
-        ))?;
+    let customer = sessions::customer_of(state, &authed.session).await?;
     if body
         .customer_id
         .as_ref()
