@@ -25,6 +25,11 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// 422: an `Idempotency-Key` sent again with a different request body.
+    #[error(
+        "Idempotency-Key was already used for a different request; use a new key for a new write"
+    )]
+    IdempotencyKeyReused,
     #[error("request body is larger than the {0}-byte limit")]
     PayloadTooLarge(usize),
     #[error("request body must be JSON, sent with Content-Type: application/json")]
@@ -53,6 +58,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -69,6 +75,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyRequests(_) => "rate_limited",

@@ -15,6 +15,7 @@ pub mod channel;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod model;
 pub mod passwords;
 pub mod phone;

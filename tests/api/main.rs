@@ -15,6 +15,7 @@ mod logs;
 mod memory;
 mod openapi;
 mod qr;
+mod retries;
 mod security;
 mod validation;
 mod whatsapp;

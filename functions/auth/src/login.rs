@@ -9,6 +9,7 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::model::LoginResponse;
 use omnisession::passwords::Password;
 use omnisession::phone::PhoneNumber;
 use omnisession::sessions;
@@ -29,18 +30,28 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
         .map_err(|e| ApiError::field("phone_number", e))?;
     let password =
         Password::for_login(body.password).map_err(|e| ApiError::field("password", e))?;
+    http::ok(&password_login(state, &phone, &password, channel).await?)
+}
 
+/// Checks `password` for `phone` under the lockout and logs the customer in. Also serves
+/// a retried signup, so a signup cannot be used to guess passwords past the lockout.
+pub(crate) async fn password_login(
+    state: &AppState,
+    phone: &PhoneNumber,
+    password: &Password,
+    channel: Channel,
+) -> Result<LoginResponse, ApiError> {
     // Failures are counted per phone, known or not, so the lock tells nothing either.
     let scope = format!("login#{phone}");
     let now = Utc::now().timestamp();
-    let (customer, lockout) = state.store.customer_and_lockout(&phone, &scope).await?;
+    let (customer, lockout) = state.store.customer_and_lockout(phone, &scope).await?;
     // Checked before bcrypt: during a lock even the right password is refused.
     if let Some(wait) = lockout.retry_after(now) {
         return Err(ApiError::TooManyRequests(wait));
     }
     let hash = customer.as_ref().and_then(|c| c.password_hash.as_deref());
     // Verifies against a dummy hash when there is no customer or no password.
-    let verified = state.passwords.verify(&password, hash).await;
+    let verified = state.passwords.verify(password, hash).await;
     let Some(customer) = customer.filter(|_| verified) else {
         state.store.record_failure(&scope, lockout, now).await?;
         return Err(ApiError::InvalidCredentials);
@@ -48,8 +59,7 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
     if lockout.failures > 0 {
         state.store.clear_lockout(&scope).await?;
     }
-    let entered = sessions::enter(state, &customer, channel, Level::Password).await?;
-    http::ok(&entered)
+    sessions::enter(state, &customer, channel, Level::Password).await
 }
 
 #[cfg(test)]

@@ -1,5 +1,10 @@
 //! `POST /auth/signup`: creates a customer with a password and logs them in (201).
-//! A phone that already has a customer is a 409.
+//!
+//! A signup retried after a lost response finds its own customer: when the phone's
+//! customer has this very password, the retry is a login (200, a fresh token; the
+//! profile fields of the retry are ignored). A phone registered with another password,
+//! or with none (WhatsApp, kiosk, import), is a 409. That check counts as a failed
+//! password attempt under the login lockout, so signup is no way around it.
 
 use chrono::Utc;
 use lambda_http::Request;
@@ -15,6 +20,8 @@ use omnisession::sessions;
 use omnisession::store::{CreateCustomer, CustomerItem};
 use omnisession::token::Level;
 use serde::Deserialize;
+
+use crate::login;
 
 #[derive(Deserialize)]
 struct SignupRequest {
@@ -73,9 +80,13 @@ pub async fn signup(state: &AppState, req: &Request) -> HttpResult {
         match state.store.create_customer(&customer).await? {
             CreateCustomer::Created => break,
             CreateCustomer::PhoneTaken => {
-                return Err(ApiError::Conflict(
-                    "phone number is already registered".into(),
-                ));
+                return match login::password_login(state, &phone, &password, channel).await {
+                    Ok(entered) => http::ok(&entered),
+                    Err(ApiError::InvalidCredentials) => Err(ApiError::Conflict(
+                        "phone number is already registered; log in instead".into(),
+                    )),
+                    Err(err) => Err(err),
+                };
             }
             // A random 64-bit id collided: draw another.
             CreateCustomer::IdTaken => customer.customer_id = CustomerItem::generate_id(),

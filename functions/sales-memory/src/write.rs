@@ -1,5 +1,6 @@
 //! The agent's writes. Each is one atomic write that commutes with concurrent writers
-//! (the customer on the web, the kiosk): nothing anyone else wrote is lost.
+//! (the customer on the web, the kiosk): nothing anyone else wrote is lost. The appending
+//! writes honour `Idempotency-Key` (see `omnisession::idempotency`).
 
 use chrono::Utc;
 use lambda_http::Request;
@@ -7,6 +8,7 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::idempotency::{self, Written};
 use omnisession::model::{ChatMessage, MessageText, Role, Sku, limits, parse_summary, rfc3339};
 use omnisession::sessions;
 use omnisession::store::{SessionChanges, SessionItem};
@@ -20,15 +22,14 @@ async fn apply(
     state: &AppState,
     session: &SessionItem,
     changes: SessionChanges,
-) -> Result<SessionItem, ApiError> {
+) -> Result<Written, ApiError> {
     let now = Utc::now();
     let expires_at = sessions::next_expiry(state, now, session.max_expires_at);
-    state
+    let applied = state
         .store
         .apply_changes(session, None, &changes, now, expires_at)
-        .await?
-        .session()
-        .ok_or_else(not_found)
+        .await?;
+    Written::from_applied(applied, not_found)
 }
 
 #[derive(Deserialize)]
@@ -49,7 +50,8 @@ pub async fn summary(state: &AppState, req: &Request, sid: &str) -> HttpResult {
             ..Default::default()
         },
     )
-    .await?;
+    .await?
+    .session;
     http::ok(&json!({ "success": true, "session_id": session.id(), "summary": session.summary }))
 }
 
@@ -76,16 +78,18 @@ pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> Http
     }
     let changes = SessionChanges {
         skus,
+        dedupe: idempotency::from_request(req, &format!("recommendations#{sid}"))?,
         ..Default::default()
     };
-    let session = apply(state, &session, changes).await?;
-    let skus = session.recommended_skus();
-    http::ok(&json!({
+    let written = apply(state, &session, changes).await?;
+    let skus = written.session.recommended_skus();
+    let response = http::ok(&json!({
         "success": true,
-        "session_id": session.id(),
+        "session_id": written.session.id(),
         "last_recommended_skus": skus,
         "total_recommendations": skus.len(),
-    }))
+    }))?;
+    Ok(written.mark(response))
 }
 
 #[derive(Deserialize)]
@@ -120,13 +124,15 @@ pub async fn message(state: &AppState, req: &Request, sid: &str) -> HttpResult {
     };
     let changes = SessionChanges {
         messages: vec![message.clone()],
+        dedupe: idempotency::from_request(req, &format!("messages#{sid}"))?,
         ..Default::default()
     };
-    let session = apply(state, &session, changes).await?;
-    http::ok(&json!({
+    let written = apply(state, &session, changes).await?;
+    let response = http::ok(&json!({
         "success": true,
-        "session_id": session.id(),
+        "session_id": written.session.id(),
         "message": message,
-        "total_messages": session.message_count,
-    }))
+        "total_messages": written.session.message_count,
+    }))?;
+    Ok(written.mark(response))
 }

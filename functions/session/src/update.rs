@@ -1,12 +1,14 @@
 //! `POST /session/update {messages?, cart?, recommended_skus?, summary?}`: appends chat
 //! messages, replaces the cart, records recommended SKUs, sets the summary, in one
-//! atomic write that never overwrites a concurrent writer's messages or SKUs.
+//! atomic write that never overwrites a concurrent writer's messages or SKUs. An
+//! `Idempotency-Key` makes a retried update a no-op (see `omnisession::idempotency`).
 
 use chrono::Utc;
 use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::idempotency::{self, Written};
 use omnisession::model::{CartItem, ChatMessage, NewMessage, Sku, limits, parse_summary, rfc3339};
 use omnisession::sessions;
 use omnisession::store::SessionChanges;
@@ -85,10 +87,10 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
         cart: body.cart,
         skus,
         summary,
-        dedupe_key: None,
+        dedupe: idempotency::from_request(req, &format!("update#{}", authed.session.id()))?,
     };
     let expires_at = sessions::next_expiry(state, now, authed.session.max_expires_at);
-    let session = state
+    let applied = state
         .store
         .apply_changes(
             &authed.session,
@@ -97,10 +99,10 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
             now,
             expires_at,
         )
-        .await?
-        .session()
-        .ok_or(ApiError::Unauthorized(
-            "session token is invalid or expired; log in again",
-        ))?;
-    http::ok(&json!({ "session": sessions::view(&session, channel) }))
+        .await?;
+    let written = Written::from_applied(applied, || {
+        ApiError::Unauthorized("session token is invalid or expired; log in again")
+    })?;
+    let response = http::ok(&json!({ "session": sessions::view(&written.session, channel) }))?;
+    Ok(written.mark(response))
 }

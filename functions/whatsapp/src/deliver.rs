@@ -12,10 +12,13 @@ use omnisession::model::{ChatMessage, Role, parse_name};
 use omnisession::phone::PhoneNumber;
 use omnisession::secrets::valid_hub_signature;
 use omnisession::sessions;
-use omnisession::store::{Applied, SessionChanges};
+use omnisession::store::{Applied, Dedupe, SessionChanges};
 use serde_json::json;
 
 use crate::payload::{self, Inbound};
+
+/// How long a delivered message's id is remembered (Meta retries for about a day).
+const DEDUPE_DAYS: i64 = 7;
 
 pub async fn deliver(state: &AppState, req: &Request) -> HttpResult {
     let body = http::raw_body(req);
@@ -90,7 +93,11 @@ async fn file(state: &AppState, message: Inbound) -> Result<Filed, ApiError> {
             sessions::phone_session(state, &phone, name.as_deref(), Channel::Whatsapp).await?;
         let changes = SessionChanges {
             messages: vec![chat.clone()],
-            dedupe_key: Some(dedupe_key.clone()),
+            dedupe: Some(Dedupe {
+                key: dedupe_key.clone(),
+                fingerprint: String::new(),
+                ttl: chrono::Duration::days(DEDUPE_DAYS),
+            }),
             ..Default::default()
         };
         let now = Utc::now();
@@ -101,7 +108,7 @@ async fn file(state: &AppState, message: Inbound) -> Result<Filed, ApiError> {
             .await?
         {
             Applied::Done(_) => return Ok(Filed::Stored),
-            Applied::Duplicate => return Ok(Filed::Duplicate),
+            Applied::Replayed(_) | Applied::KeyReused => return Ok(Filed::Duplicate),
             Applied::Gone => continue,
         }
     }

@@ -31,7 +31,7 @@ pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
 pub use lockout::Lockout;
 pub use qr::QrGrant;
 pub use sessions::{
-    Applied, CreateSession, DEDUPE_DAYS, MAX_TOKENS, SessionChanges, SessionItem, TokenEntry,
+    Applied, CreateSession, Dedupe, MAX_TOKENS, SessionChanges, SessionItem, TokenEntry,
 };
 
 use crate::config::{Config, Tables};

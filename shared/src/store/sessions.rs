@@ -105,12 +105,22 @@ pub struct SessionChanges {
     pub skus: Vec<Sku>,
     pub summary: Option<String>,
     /// Makes the write happen at most once: a second write with the same key (a
-    /// redelivered WhatsApp message) changes nothing. Kept for [`DEDUPE_DAYS`].
-    pub dedupe_key: Option<String>,
+    /// redelivered WhatsApp message, a client's retry) changes nothing.
+    pub dedupe: Option<Dedupe>,
 }
 
-/// How long a delivered message's id is remembered (Meta retries for about a day).
-pub const DEDUPE_DAYS: i64 = 7;
+/// A write's identity for [`SessionChanges::dedupe`], remembered in a `seen#<key>` item
+/// written in the same transaction as the change.
+#[derive(Clone, Debug)]
+pub struct Dedupe {
+    /// Unique per logical write: `whatsapp#<message id>`, `idem#<scope>#<key hash>`.
+    pub key: String,
+    /// What the first write was (a hash of its request): a second write with the same
+    /// key and another fingerprint is [`Applied::KeyReused`], not a replay.
+    pub fingerprint: String,
+    /// How long the key is remembered; after that the same key writes again.
+    pub ttl: chrono::Duration,
+}
 
 /// The outcome of [`Store::apply_changes`].
 #[derive(Debug)]
@@ -119,17 +129,11 @@ pub enum Applied {
     Done(Box<SessionItem>),
     /// The session ended or expired, or the writing token was revoked.
     Gone,
-    /// The same `dedupe_key` was written before: nothing changed.
-    Duplicate,
-}
-
-impl Applied {
-    pub fn session(self) -> Option<SessionItem> {
-        match self {
-            Applied::Done(session) => Some(*session),
-            Applied::Gone | Applied::Duplicate => None,
-        }
-    }
+    /// The same dedupe key and fingerprint were written before: nothing changed; the
+    /// session as it is now.
+    Replayed(Box<SessionItem>),
+    /// The dedupe key was written before by a different request: nothing changed.
+    KeyReused,
 }
 
 /// The outcome of trying to start a new session for a phone.
@@ -344,8 +348,8 @@ impl Store {
         Err(classify(err))
     }
 
-    /// Whether a write with this `dedupe_key` has been made (a cheap early check; the
-    /// transaction in [`Store::apply_changes`] is the real guard).
+    /// Whether a write with this dedupe key has been made and is still remembered (a
+    /// cheap early check; the transaction in [`Store::apply_changes`] is the real guard).
     pub async fn already_applied(&self, dedupe_key: &str) -> StoreResult<bool> {
         let out = self
             .db
@@ -356,7 +360,14 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        Ok(out.item.is_some())
+        let now = chrono::Utc::now().timestamp();
+        Ok(out.item.is_some_and(|item| {
+            // TTL deletes lazily (within days): an expired key no longer counts.
+            item.get("expires_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|at| at > now)
+        }))
     }
 
     /// Slides the expiry of a live session (a pure read does this at most hourly).
@@ -451,15 +462,18 @@ impl Store {
             .map_err(unexpected)?;
 
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        if let Some(key) = &changes.dedupe_key {
+        if let Some(dedupe) = &changes.dedupe {
             let seen = Put::builder()
                 .table_name(&self.tables.sessions)
-                .item("pk", s(format!("seen#{key}")))
-                .item(
-                    "expires_at",
-                    n((now + chrono::Duration::days(DEDUPE_DAYS)).timestamp()),
+                .item("pk", s(format!("seen#{}", dedupe.key)))
+                .item("fingerprint", s(&dedupe.fingerprint))
+                .item("expires_at", n((now + dedupe.ttl).timestamp()))
+                // TTL deletes lazily (within days): an expired key is free again.
+                .condition_expression("attribute_not_exists(pk) OR expires_at <= :epoch")
+                .expression_attribute_values(":epoch", n(now.timestamp()))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
                 )
-                .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .map_err(unexpected)?;
             items.push(TransactWriteItem::builder().put(seen).build());
@@ -512,8 +526,20 @@ impl Store {
                     _ => return Ok(Applied::Gone),
                 }
             }
-            if changes.dedupe_key.is_some() && failed(1) {
-                return Ok(Applied::Duplicate);
+            if let Some(dedupe) = changes.dedupe.as_ref().filter(|_| failed(1)) {
+                let first = reasons[1]
+                    .item()
+                    .and_then(|item| item.get("fingerprint"))
+                    .and_then(|v| v.as_s().ok());
+                if first != Some(&dedupe.fingerprint) {
+                    return Ok(Applied::KeyReused);
+                }
+                return Ok(match self.session(session.id()).await? {
+                    Some(current) if current.expires_at > now.timestamp() => {
+                        Applied::Replayed(Box::new(current))
+                    }
+                    _ => Applied::Gone,
+                });
             }
             let conflict = reasons
                 .iter()
