@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, when it is missing:
-#   cargo-lambda (PyPI, brings zig), AWS SAM CLI and cfn-lint (PyPI), the arm64 Rust
+#   cargo-lambda (PyPI, brings zig), AWS SAM CLI, cfn-lint and schemathesis (PyPI), the arm64 Rust
 #   target (rustup), cargo-nextest (crates.io), a Java 17+ runtime (Debian), DynamoDB
 #   Local (the jar inside the npm package amplify-dynamodb-simulator, cached in .local/).
 # Safe to run again: each step is skipped when its tool is already there.
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 CARGO_LAMBDA_VERSION=1.9.2
 SAM_CLI_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
+SCHEMATHESIS_VERSION=4.32.5
 DYNAMODB_PACKAGE=amplify-dynamodb-simulator@2.9.30
 DDB_DIR=.local/dynamodb-local
 
@@ -25,6 +26,12 @@ if ! command -v sam >/dev/null 2>&1 || ! command -v cfn-lint >/dev/null 2>&1; th
   echo "install: aws-sam-cli $SAM_CLI_VERSION and cfn-lint $CFN_LINT_VERSION (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check \
     "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+# The API fuzzer of `scripts/fuzz.sh` (run by the tests).
+if [ "$(schemathesis --version 2>/dev/null || true)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+  echo "install: schemathesis $SCHEMATHESIS_VERSION (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then

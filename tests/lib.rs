@@ -1,1 +1,3 @@
-//! Test-only crate: see `api/`.
+//! Test support shared by the test binaries: see `api/` for the tests themselves.
+
+pub mod server;

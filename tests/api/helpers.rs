@@ -129,7 +129,7 @@ pub fn table_names(config: &Config) -> BTreeMap<String, String> {
 }
 
 pub struct App {
-    pub state: AppState,
+    pub state: std::sync::Arc<AppState>,
 }
 
 #[derive(Debug)]
@@ -243,7 +243,24 @@ impl App {
 
     /// An app whose DynamoDB calls `counter` records.
     pub async fn counting(counter: CallCounter) -> Self {
-        let config = test_config();
+        Self::build(test_config(), counter).await
+    }
+
+    /// An app with tables of its own, for tests that would disturb others (a fuzzer
+    /// that locks out the dev kiosk key, say).
+    pub async fn isolated(tag: &str) -> Self {
+        let mut config = test_config();
+        let prefix = format!(
+            "omnisession-{tag}-{}",
+            hex::encode(rand::random::<[u8; 4]>())
+        );
+        config.tables.customers = format!("{prefix}-customers");
+        config.tables.sessions = format!("{prefix}-sessions");
+        config.tables.messages = format!("{prefix}-messages");
+        Self::build(config, CallCounter::default()).await
+    }
+
+    async fn build(config: Config, counter: CallCounter) -> Self {
         let client = client_with(&config, counter);
         let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
         let defs = tables::table_definitions(&template).unwrap();
@@ -253,12 +270,21 @@ impl App {
         let store = Store::new(client, config.tables.clone());
         let passwords = Passwords::new(config.bcrypt_cost);
         Self {
-            state: AppState {
+            state: std::sync::Arc::new(AppState {
                 config,
                 store,
                 passwords,
-            },
+            }),
         }
+    }
+
+    /// Serves this app's functions over HTTP (see `omnisession_tests::server`); the
+    /// base URL.
+    pub async fn serve(&self) -> String {
+        let addr = omnisession_tests::server::start(self.state.clone())
+            .await
+            .expect("a local port for the HTTP server");
+        format!("http://{addr}")
     }
 
     pub fn db(&self) -> &Client {
@@ -267,18 +293,7 @@ impl App {
 
     /// Sends a request to the function that serves its path, as API Gateway would.
     pub async fn send(&self, req: Request) -> Reply {
-        let path = req.uri().path().to_string();
-        let response = if path.starts_with("/webhooks/") {
-            whatsapp::handle(&self.state, req).await
-        } else if path.starts_with("/auth/qr-") {
-            qr::handle(&self.state, req).await
-        } else if path.starts_with("/auth/") {
-            auth::handle(&self.state, req).await
-        } else if path.matches('/').count() >= 3 {
-            sales_memory::handle(&self.state, req).await
-        } else {
-            session::handle(&self.state, req).await
-        };
+        let response = omnisession_tests::server::dispatch(&self.state, req).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = match response.body() {

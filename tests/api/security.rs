@@ -147,7 +147,9 @@ async fn the_tables_hold_no_token_and_no_qr_code_anywhere() {
 async fn unknown_phone_and_wrong_password_take_the_same_time() {
     // At a realistic cost, bcrypt dominates; the dummy hash makes both paths pay it.
     let mut app = App::new().await;
-    app.state.passwords = omnisession::passwords::Passwords::new(10);
+    std::sync::Arc::get_mut(&mut app.state)
+        .expect("the app is not served yet")
+        .passwords = omnisession::passwords::Passwords::new(10);
     let (phone, _) = app.new_customer().await;
     let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
     // Interleaved, and fewer than five failures per phone so no lock intervenes.
