@@ -2,7 +2,7 @@
 //! finding credentials in headers, writing JSON responses, and logging each request
 //! without its secrets.
 
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -108,7 +108,13 @@ where
 {
     let started = Instant::now();
     let request_id = request_id(req);
-    let result = handler(req).await;
+    // Each DynamoDB call is bounded by the SDK's timeouts, but a flow of several calls is
+    // not: past the function's timeout, Lambda would kill it and API Gateway answer 500.
+    // Every write is atomic, so giving up between calls leaves nothing half-done.
+    let result = match tokio::time::timeout(time_budget(req), handler(req)).await {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::Unavailable),
+    };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let method = req.method().as_str();
     let path = req.uri().path();
@@ -126,6 +132,23 @@ where
             }
             err.to_response(&request_id)
         }
+    }
+}
+
+/// The longest a handler may run: the template's function timeout (10 s) less a second
+/// to answer in, or less when the invocation's own deadline is nearer.
+const HANDLER_BUDGET: Duration = Duration::from_secs(9);
+/// Kept back from the invocation's deadline to write the 503.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+
+fn time_budget(req: &Request) -> Duration {
+    let until_deadline = req.lambda_context_ref().and_then(|ctx| {
+        let deadline = UNIX_EPOCH + Duration::from_millis(ctx.deadline);
+        deadline.duration_since(SystemTime::now()).ok()
+    });
+    match until_deadline {
+        Some(left) => left.saturating_sub(ANSWER_MARGIN).min(HANDLER_BUDGET),
+        None => HANDLER_BUDGET,
     }
 }
 

@@ -96,17 +96,19 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
         }
-        SdkError::ServiceError(e) => matches!(
-            e.err().code(),
-            Some(
-                "ProvisionedThroughputExceededException"
-                    | "ThrottlingException"
-                    | "RequestLimitExceeded"
-                    | "InternalServerError"
-                    | "ServiceUnavailable"
-                    | "TransactionInProgressException"
-            )
-        ),
+        SdkError::ServiceError(e) => {
+            matches!(
+                e.err().code(),
+                Some(
+                    "ProvisionedThroughputExceededException"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                        | "TransactionInProgressException"
+                )
+            ) || transiently_cancelled(e.err())
+        }
         _ => false,
     };
     let text = DisplayErrorContext(&err).to_string();
@@ -117,6 +119,25 @@ where
         StoreError::Unavailable(text)
     } else {
         StoreError::Unexpected(text)
+    }
+}
+
+/// A transaction cancelled for a reason that passes: DynamoDB reports a throttled or
+/// colliding `TransactWriteItems` as a cancellation, not as a throttling error.
+fn transiently_cancelled(err: &(dyn std::any::Any + 'static)) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.downcast_ref::<TransactWriteItemsError>() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            e.cancellation_reasons().iter().any(|r| {
+                matches!(
+                    r.code(),
+                    Some(
+                        "ThrottlingError" | "ProvisionedThroughputExceeded" | "TransactionConflict"
+                    )
+                )
+            })
+        }
+        _ => false,
     }
 }
 

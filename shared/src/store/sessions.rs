@@ -694,10 +694,13 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            // The lock already points elsewhere: delete the session alone.
+            // The lock already points elsewhere: delete the session alone. Any other
+            // cancellation (throttling, a conflict) must not leave the lock behind: 503.
             Err(err)
                 if err.as_service_error().is_some_and(|e| {
-                    matches!(e, TransactWriteItemsError::TransactionCanceledException(_))
+                    matches!(e, TransactWriteItemsError::TransactionCanceledException(c)
+                        if c.cancellation_reasons().get(1).and_then(|r| r.code())
+                            == Some("ConditionalCheckFailed"))
                 }) =>
             {
                 self.db
