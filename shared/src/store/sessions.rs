@@ -563,9 +563,15 @@ impl Store {
     /// conditioned on what it read, and when another writer got there first, or the trim
     /// fails, the next write trims instead; the caller's own write has already succeeded.
     pub(crate) async fn trim(&self, item: &SessionItem) {
-        // The chat window: only while no one has appended meanwhile, since removal is
-        // by position.
-        let extra_messages = item.recent.len().saturating_sub(limits::CHAT_WINDOW);
+        // The chat window, in batches: only once the item holds [`TRIM_RECENT_AT`]
+        // messages, down to the window, so the trim (a rewrite of the whole item) follows
+        // one message write in twenty rather than each. Only while no one has appended
+        // meanwhile, since removal is by position.
+        let extra_messages = if item.recent.len() >= TRIM_RECENT_AT {
+            item.recent.len() - limits::CHAT_WINDOW
+        } else {
+            0
+        };
         if extra_messages > 0 {
             let removes: Vec<String> = (0..extra_messages)
                 .map(|i| format!("recent[{i}]"))
@@ -723,6 +729,12 @@ const TRANSACTION_ATTEMPTS: u32 = super::CONFLICT_ATTEMPTS;
 /// Messages the session item may hold before a write must wait for a trim: 60 messages
 /// of at most 4 KB keep the item far below DynamoDB's 400 KB.
 const MAX_RECENT: usize = 3 * limits::CHAT_WINDOW;
+
+/// The chat window is trimmed once the item holds this many messages (views show only
+/// the last [`limits::CHAT_WINDOW`]).
+const TRIM_RECENT_AT: usize = 2 * limits::CHAT_WINDOW;
+// A full update must fit below the hard cap whenever no trim is due.
+const _: () = assert!(TRIM_RECENT_AT - 1 + limits::MESSAGES_PER_UPDATE <= MAX_RECENT);
 
 /// A message's own time (the provider's, for WhatsApp), so history sorts by when it was
 /// said, not when it arrived.
