@@ -58,7 +58,14 @@ impl Store {
     /// Builds the client from the environment (region, credentials) with the SDK's
     /// standard retry mode and timeouts that fit inside the function's own timeout.
     pub async fn connect(config: &Config) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        let sdk = Self::sdk_config(config).load().await;
+        Self::new(Client::new(&sdk), config.tables.clone())
+    }
+
+    /// The SDK settings of [`Store::connect`], for tools that build their own client
+    /// the same way (the benchmark adds an interceptor).
+    pub fn sdk_config(config: &Config) -> aws_config::ConfigLoader {
+        let loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(3))
             .timeout_config(
                 TimeoutConfig::builder()
@@ -67,10 +74,10 @@ impl Store {
                     .operation_timeout(Duration::from_secs(5))
                     .build(),
             );
-        if let Some(endpoint) = &config.dynamodb_endpoint {
-            loader = loader.endpoint_url(endpoint);
+        match &config.dynamodb_endpoint {
+            Some(endpoint) => loader.endpoint_url(endpoint),
+            None => loader,
         }
-        Self::new(Client::new(&loader.load().await), config.tables.clone())
     }
 
     pub fn new(db: Client, tables: Tables) -> Self {

@@ -5,11 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use omnisession::AppState;
@@ -47,20 +43,7 @@ pub fn config(env: &BTreeMap<String, String>) -> Result<Config> {
 
 /// A client configured as `Store::connect` configures it, plus `probe` if given.
 pub async fn client(config: &Config, probe: Option<Probe>) -> Client {
-    let endpoint = config
-        .dynamodb_endpoint
-        .clone()
-        .unwrap_or_else(|| "http://127.0.0.1:8102".into());
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(1))
-                .operation_attempt_timeout(Duration::from_secs(2))
-                .operation_timeout(Duration::from_secs(5))
-                .build(),
-        )
-        .endpoint_url(endpoint)
+    let sdk = Store::sdk_config(config)
         // Explicit, so the SDK never probes the environment or IMDS from the bench.
         .region(Region::new("ap-south-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "bench"))
