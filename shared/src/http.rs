@@ -110,10 +110,15 @@ where
     let request_id = request_id(req);
     // Each DynamoDB call is bounded by the SDK's timeouts, but a flow of several calls is
     // not: past the function's timeout, Lambda would kill it and API Gateway answer 500.
-    // Every write is atomic, so giving up between calls leaves nothing half-done.
-    let result = match tokio::time::timeout(time_budget(req), handler(req)).await {
+    // Every multi-item write is one transaction, so giving up leaves nothing half-done;
+    // a write in flight may still commit whole (hence `Idempotency-Key` for retries).
+    let budget = time_budget(req);
+    let result = match tokio::time::timeout(budget, handler(req)).await {
         Ok(result) => result,
-        Err(_) => Err(ApiError::Unavailable),
+        Err(_) => {
+            tracing::warn!(%request_id, budget_ms = budget.as_millis() as u64, "time budget exceeded; answering 503");
+            Err(ApiError::Unavailable)
+        }
     };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let method = req.method().as_str();
@@ -135,8 +140,8 @@ where
     }
 }
 
-/// The longest a handler may run: the template's function timeout (10 s) less a second
-/// to answer in, or less when the invocation's own deadline is nearer.
+/// The longest a handler may run: a second under template.yaml's function `Timeout` (10 s),
+/// or the invocation's own deadline less [`ANSWER_MARGIN`] when that is nearer.
 const HANDLER_BUDGET: Duration = Duration::from_secs(9);
 /// Kept back from the invocation's deadline to write the 503.
 const ANSWER_MARGIN: Duration = Duration::from_millis(500);

@@ -138,6 +138,10 @@ async fn the_agents_appending_writes_honour_the_key() {
     assert_eq!((first.status, retry.status), (200, 200), "{:?}", retry.body);
     assert!(replayed(&retry) && !replayed(&first));
     assert_eq!(retry.body["total_messages"], 1);
+    assert_eq!(
+        retry.body["message"], first.body["message"],
+        "the stored message, its time too"
+    );
     assert_eq!(app.stored_messages(&sid).await, ["Try MUG-1"]);
 
     // Recommendations: a replay must not move an SKU shown since back to the end.
@@ -176,10 +180,18 @@ async fn keys_are_per_session_and_forgotten_after_24_hours() {
     let body = json!({"messages": [{"role": "user", "content": "hello"}]});
     let in_a = app.update_with_key(&a.token(), &key, &body).await;
     let in_b = app.update_with_key(&b.token(), &key, &body).await;
+    assert_eq!(
+        (in_a.status, in_b.status),
+        (200, 200),
+        "{:?} {:?}",
+        in_a.body,
+        in_b.body
+    );
     assert!(
         !replayed(&in_a) && !replayed(&in_b),
         "another session's key never replays"
     );
+    assert_eq!(app.stored_messages(&b.session_id()).await, ["hello"]);
 
     // Remembered for 24 hours: move the record's expiry into the past.
     let hash = hex::encode(Sha256::digest(key.as_bytes()));

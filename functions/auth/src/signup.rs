@@ -83,7 +83,7 @@ pub async fn signup(state: &AppState, req: &Request) -> HttpResult {
                 return match login::password_login(state, &phone, &password, channel).await {
                     Ok(entered) => http::ok(&entered),
                     Err(ApiError::InvalidCredentials) => Err(ApiError::Conflict(
-                        "phone number is already registered; log in instead".into(),
+                        "phone number is already registered".into(),
                     )),
                     Err(err) => Err(err),
                 };

@@ -128,6 +128,19 @@ pub async fn message(state: &AppState, req: &Request, sid: &str) -> HttpResult {
         ..Default::default()
     };
     let written = apply(state, &session, changes).await?;
+    // A replay answers with the message as the first request stored it (its time).
+    let message = if written.replayed {
+        written
+            .session
+            .recent
+            .iter()
+            .rev()
+            .find(|m| m.role == message.role && m.content == message.content)
+            .cloned()
+            .unwrap_or(message)
+    } else {
+        message
+    };
     let response = http::ok(&json!({
         "success": true,
         "session_id": written.session.id(),

@@ -93,6 +93,8 @@ async fn file(state: &AppState, message: Inbound) -> Result<Filed, ApiError> {
             sessions::phone_session(state, &phone, name.as_deref(), Channel::Whatsapp).await?;
         let changes = SessionChanges {
             messages: vec![chat.clone()],
+            // A message id is the whole identity of a delivery (no body to compare), so
+            // every fingerprint is empty and any seen id, however written, is a duplicate.
             dedupe: Some(Dedupe {
                 key: dedupe_key.clone(),
                 fingerprint: String::new(),
@@ -109,6 +111,11 @@ async fn file(state: &AppState, message: Inbound) -> Result<Filed, ApiError> {
         {
             Applied::Done(_) => return Ok(Filed::Stored),
             Applied::Replayed(_) | Applied::KeyReused => return Ok(Filed::Duplicate),
+            // Filed meanwhile by a concurrent redelivery, just before the session ended:
+            // logging the phone in again would start a session for nothing.
+            Applied::Gone if state.store.already_applied(&dedupe_key).await? => {
+                return Ok(Filed::Duplicate);
+            }
             Applied::Gone => continue,
         }
     }

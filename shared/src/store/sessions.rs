@@ -511,21 +511,7 @@ impl Store {
             let failed =
                 |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
             attempt += 1;
-            if failed(0) {
-                // Gone, or only the chat window is full: then trim and try again.
-                let current = self.session(session.id()).await?;
-                let still_valid = current.as_ref().is_some_and(|c| {
-                    c.expires_at > now.timestamp()
-                        && token_id.is_none_or(|t| c.tokens.contains_key(t))
-                });
-                match current {
-                    Some(current) if still_valid && attempt < TRANSACTION_ATTEMPTS => {
-                        self.trim(&current).await;
-                        continue;
-                    }
-                    _ => return Ok(Applied::Gone),
-                }
-            }
+            // Checked first: a write made before is a replay, whatever else failed now.
             if let Some(dedupe) = changes.dedupe.as_ref().filter(|_| failed(1)) {
                 let first = reasons[1]
                     .item()
@@ -541,9 +527,30 @@ impl Store {
                     _ => Applied::Gone,
                 });
             }
-            let conflict = reasons
-                .iter()
-                .any(|r| r.code() == Some("TransactionConflict"));
+            if failed(0) {
+                // Gone, or only the chat window is full: then trim and try again.
+                let current = self.session(session.id()).await?;
+                let still_valid = current.as_ref().is_some_and(|c| {
+                    c.expires_at > now.timestamp()
+                        && token_id.is_none_or(|t| c.tokens.contains_key(t))
+                });
+                match current {
+                    Some(current) if still_valid && attempt < TRANSACTION_ATTEMPTS => {
+                        self.trim(&current).await;
+                        continue;
+                    }
+                    _ => return Ok(Applied::Gone),
+                }
+            }
+            // DynamoDB cancels a throttled transaction too, and the SDK does not retry it.
+            let conflict = reasons.iter().any(|r| {
+                matches!(
+                    r.code(),
+                    Some(
+                        "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+                    )
+                )
+            });
             if !conflict || attempt >= TRANSACTION_ATTEMPTS {
                 return Err(classify(err));
             }
@@ -564,8 +571,8 @@ impl Store {
     /// fails, the next write trims instead; the caller's own write has already succeeded.
     pub(crate) async fn trim(&self, item: &SessionItem) {
         // The chat window, in batches: only once the item holds [`TRIM_RECENT_AT`]
-        // messages, down to the window, so the trim (a rewrite of the whole item) follows
-        // one message write in twenty rather than each. Only while no one has appended
+        // messages, down to the window, so the trim (a rewrite of the whole item) runs once
+        // per twenty messages appended rather than after every message write. Only while no one has appended
         // meanwhile, since removal is by position.
         let extra_messages = if item.recent.len() >= TRIM_RECENT_AT {
             item.recent.len() - limits::CHAT_WINDOW

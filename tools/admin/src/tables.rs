@@ -225,10 +225,19 @@ pub async fn create_tables(
                     .map_err(dynamo)?,
             );
         }
-        create
-            .send()
-            .await
-            .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        match create.send().await {
+            Ok(_) => {}
+            // Another process (a parallel test) created it meanwhile; it sets the TTL too.
+            Err(e)
+                if !recreate
+                    && e.as_service_error()
+                        .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                report.push(format!("{name}: created meanwhile by another process"));
+                continue;
+            }
+            Err(e) => return Err(dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+        }
         if let Some(attr) = &def.ttl_attribute {
             client
                 .update_time_to_live()
