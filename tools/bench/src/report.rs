@@ -424,7 +424,7 @@ fn what_stands_in_the_way(s: &mut String, i: &Inputs, judged: &[(&Measured, f64)
     if let (Some(capped), Some(update)) = (capped, update) {
         let _ = writeln!(
             s,
-            "- **Trims add a round trip.** A join into a session that already holds 32 logins makes `{}` ({} round trips, {} WRU): the write, then an `UpdateItem` that trims the oldest login. Likewise, once the chat window holds 20 messages, every message write is followed by a trim: `/session/update` makes `{}`. Both re-write the whole session item. Trimming with slack (e.g. only when 8 logins or 20 messages over the limit, which the 60-message hard cap in the store already allows) would make it one write in eight or twenty. The 3-round-trip login budget holds below the cap.",
+            "- **Trims add a round trip.** A join into a session that already holds 32 logins makes `{}` ({} round trips, {} WRU): the write, then an `UpdateItem` that trims the oldest login and re-writes the whole session item. Trimming logins with slack (only when 8 over the cap) would make that one join in eight. The chat window already works that way: `/session/update` usually makes `{}`, and once per twenty messages appended the trim adds an `UpdateItem` (see the notes column below). The 3-round-trip login budget holds below the cap.",
             capped.usual_sequence().0,
             capped.round_trips(),
             units(capped.capacity.write),
