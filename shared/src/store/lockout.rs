@@ -57,12 +57,7 @@ fn key(scope: &str) -> AttributeValue {
 }
 
 fn read(item: &HashMap<String, AttributeValue>) -> Lockout {
-    let number = |name: &str| {
-        item.get(name)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let number = |name: &str| super::number(item, name).unwrap_or(0);
     Lockout {
         failures: number("failures") as u32,
         last_failure: number("last_failure"),

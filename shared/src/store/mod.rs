@@ -19,6 +19,7 @@ mod qr;
 pub mod schema;
 mod sessions;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -26,6 +27,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
 pub use lockout::Lockout;
@@ -91,6 +93,11 @@ impl Store {
     pub fn tables(&self) -> &Tables {
         &self.tables
     }
+}
+
+/// A whole-number attribute of an item (expiries, counters), if present and a number.
+pub(crate) fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
 }
 
 /// Sorts an SDK failure into "retry later" and "our fault".

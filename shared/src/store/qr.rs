@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::{Store, StoreResult, classify};
+use super::{Store, StoreResult, classify, number};
 
 /// What a consumed code hands over.
 #[derive(Debug)]
@@ -74,7 +74,7 @@ impl Store {
                 session_id: text(&item, "session_id")?,
                 issuer_token_id: text(&item, "issuer_token_id")?,
                 phone: text(&item, "owner_phone")?,
-                max_expires_at: item.get("max_expires_at")?.as_n().ok()?.parse().ok()?,
+                max_expires_at: number(&item, "max_expires_at")?,
             })
         }))
     }

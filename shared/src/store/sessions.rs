@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::messages::{put_message, sort_key};
 use super::schema::PHONE_INDEX;
 use super::{
-    Store, StoreResult, backoff, classify, if_condition_held, retry_conflicts, unexpected,
+    Store, StoreResult, backoff, classify, if_condition_held, number, retry_conflicts, unexpected,
 };
 use crate::channel::Channel;
 use crate::model::{CartItem, ChatMessage, Sku, limits};
@@ -168,11 +168,6 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        let number = |item: &HashMap<String, AttributeValue>, name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-        };
         Ok(out.items().iter().find_map(|item| {
             let sid = item.get("pk")?.as_s().ok()?.clone();
             let expires = number(item, "expires_at")?;
@@ -306,10 +301,9 @@ impl Store {
             err.as_service_error()
         {
             let reasons = e.cancellation_reasons();
-            let number = |item: Option<&HashMap<String, AttributeValue>>, name: &str| {
-                item.and_then(|i| i.get(name))
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse::<i64>().ok())
+            // A number of the item a cancellation reason returned (ALL_OLD), if any.
+            let old_number = |item: Option<&HashMap<String, AttributeValue>>, name: &str| {
+                item.and_then(|i| number(i, name))
             };
             let failed = |i: usize| {
                 reasons
@@ -322,7 +316,7 @@ impl Store {
                     .item()
                     .and_then(|i| i.get("session_id"))
                     .and_then(|v| v.as_s().ok());
-                if let (Some(sid), Some(max)) = (sid, number(reason.item(), "expires_at")) {
+                if let (Some(sid), Some(max)) = (sid, old_number(reason.item(), "expires_at")) {
                     return Ok(CreateSession::Held {
                         session_id: sid.clone(),
                         max_expires_at: max,
@@ -331,7 +325,7 @@ impl Store {
             }
             // The session we took for dead was extended meanwhile: it is still the one.
             if let (Some(reason), Some(stale)) = (failed(2), replacing)
-                && let Some(max) = number(reason.item(), "max_expires_at")
+                && let Some(max) = old_number(reason.item(), "max_expires_at")
             {
                 return Ok(CreateSession::Held {
                     session_id: stale.to_string(),
@@ -361,13 +355,10 @@ impl Store {
             .await
             .map_err(classify)?;
         let now = chrono::Utc::now().timestamp();
-        Ok(out.item.is_some_and(|item| {
-            // TTL deletes lazily (within days): an expired key no longer counts.
-            item.get("expires_at")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .is_some_and(|at| at > now)
-        }))
+        // TTL deletes lazily (within days): an expired key no longer counts.
+        Ok(out
+            .item
+            .is_some_and(|item| number(&item, "expires_at").is_some_and(|at| at > now)))
     }
 
     /// Slides the expiry of a live session (a pure read does this at most hourly).
