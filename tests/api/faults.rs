@@ -21,7 +21,6 @@ use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::config::Config;
 use omnisession::token::{IssuedToken, SessionId};
-use omnisession_admin::tables;
 use serde_json::json;
 
 use crate::dynamodb_local::{DynamoDbLocal, free_port};
@@ -86,15 +85,10 @@ async fn app_at(endpoint: &str) -> App {
 
 /// Creates the tables of template.yaml in the instance at `endpoint`; returns a client
 /// that talks to it directly (not through any proxy), for set-up and checks.
-async fn create_tables(endpoint: &str) -> Client {
+async fn tables_at(endpoint: &str) -> Client {
     let config = config_at(endpoint);
     let admin = client(&config);
-    let template =
-        std::fs::read_to_string(repo_root().join("template.yaml")).expect("read template.yaml");
-    let defs = tables::table_definitions(&template).expect("table definitions of template.yaml");
-    tables::create_tables(&admin, &defs, &table_names(&config), false)
-        .await
-        .expect("create the tables in this test's DynamoDB Local");
+    create_tables(&admin, &config).await;
     admin
 }
 
@@ -110,7 +104,7 @@ struct Rig {
 impl Rig {
     async fn start() -> Self {
         let ddb = DynamoDbLocal::in_memory();
-        let admin = create_tables(&ddb.endpoint()).await;
+        let admin = tables_at(&ddb.endpoint()).await;
         let proxy = FaultProxy::start(&ddb.endpoint()).await;
         let app = Arc::new(app_at(&proxy.endpoint()).await);
         Self {
@@ -796,7 +790,7 @@ async fn login_stream(app: Arc<App>, stop: Arc<AtomicBool>) -> Vec<Outcome> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_dynamodb_mid_run_loses_no_acknowledged_login_and_leaves_none_half_written() {
     let mut ddb = DynamoDbLocal::persistent();
-    let admin = create_tables(&ddb.endpoint()).await;
+    let admin = tables_at(&ddb.endpoint()).await;
     let app = Arc::new(app_at(&ddb.endpoint()).await);
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..4)

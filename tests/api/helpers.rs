@@ -128,6 +128,16 @@ pub fn table_names(config: &Config) -> BTreeMap<String, String> {
     tables::configured_names(&config.tables)
 }
 
+/// Creates `config`'s tables as template.yaml declares them, unless they exist.
+pub async fn create_tables(client: &Client, config: &Config) {
+    let template =
+        std::fs::read_to_string(repo_root().join("template.yaml")).expect("read template.yaml");
+    let defs = tables::table_definitions(&template).expect("table definitions of template.yaml");
+    tables::create_tables(client, &defs, &table_names(config), false)
+        .await
+        .expect("tables (is DynamoDB Local running? use `make test`)");
+}
+
 pub struct App {
     pub state: std::sync::Arc<AppState>,
 }
@@ -262,11 +272,7 @@ impl App {
 
     async fn build(config: Config, counter: CallCounter) -> Self {
         let client = client_with(&config, counter);
-        let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
-        let defs = tables::table_definitions(&template).unwrap();
-        tables::create_tables(&client, &defs, &table_names(&config), false)
-            .await
-            .expect("tables (is DynamoDB Local running? use `make test`)");
+        create_tables(&client, &config).await;
         let store = Store::new(client, config.tables.clone());
         let passwords = Passwords::new(config.bcrypt_cost);
         Self {
@@ -289,6 +295,23 @@ impl App {
 
     pub fn db(&self) -> &Client {
         self.state.store.client()
+    }
+
+    /// An item of the sessions table (a session, a lock, a `seen#` or `lockout#` record),
+    /// read consistently.
+    pub async fn sessions_item(
+        &self,
+        pk: &str,
+    ) -> Option<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.db()
+            .get_item()
+            .table_name(&self.state.config.tables.sessions)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("read a sessions-table item")
+            .item
     }
 
     /// Sends a request to the function that serves its path, as API Gateway would.

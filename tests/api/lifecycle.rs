@@ -177,16 +177,7 @@ async fn tables_hold_token_hashes_never_tokens() {
     let app = App::new().await;
     let (phone, web) = app.new_customer().await;
     let kiosk = app.kiosk_start(&phone).await;
-    let item = app
-        .db()
-        .get_item()
-        .table_name(&app.state.config.tables.sessions)
-        .key("pk", AttributeValue::S(web.session_id()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = app.sessions_item(&web.session_id()).await.unwrap();
     let dump = format!("{item:?}");
     for token in [web.token(), kiosk.token()] {
         let secret = token.rsplit('.').next().unwrap();

@@ -199,14 +199,10 @@ async fn keys_are_per_session_and_forgotten_after_24_hours() {
     let day = 24 * 3600;
     let now = chrono::Utc::now().timestamp();
     let stored = app
-        .db()
-        .get_item()
-        .table_name(&app.state.config.tables.sessions)
-        .key("pk", AttributeValue::S(seen.clone()))
-        .send()
+        .sessions_item(&seen)
         .await
-        .expect("get seen item");
-    let expires = stored.item().expect("the key is remembered")["expires_at"]
+        .expect("the key is remembered");
+    let expires = stored["expires_at"]
         .as_n()
         .expect("number")
         .parse::<i64>()
@@ -262,18 +258,10 @@ async fn a_signup_for_a_taken_phone_with_another_password_is_a_409_that_counts_a
         assert_eq!(reply.body["error_type"], "conflict");
     }
     let lockout = app
-        .db()
-        .get_item()
-        .table_name(&app.state.config.tables.sessions)
-        .key("pk", AttributeValue::S(format!("lockout#login#{phone}")))
-        .consistent_read(true)
-        .send()
+        .sessions_item(&format!("lockout#login#{phone}"))
         .await
-        .expect("get lockout");
-    let failures = lockout.item().expect("failures are counted")["failures"]
-        .as_n()
-        .expect("number")
-        .clone();
+        .expect("failures are counted");
+    let failures = lockout["failures"].as_n().expect("number").clone();
     assert_eq!(
         failures, "3",
         "signup must not be a way around the login lockout"
