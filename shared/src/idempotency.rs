@@ -67,11 +67,11 @@ impl Written {
                 session: *session,
                 replayed: false,
             }),
-            Applied::Replayed(session) => Ok(Self {
+            Applied::Replayed(Some(session)) => Ok(Self {
                 session: *session,
                 replayed: true,
             }),
-            Applied::Gone => Err(gone()),
+            Applied::Gone | Applied::Replayed(None) => Err(gone()),
             Applied::KeyReused => Err(ApiError::IdempotencyKeyReused),
         }
     }

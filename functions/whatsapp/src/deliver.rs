@@ -110,12 +110,9 @@ async fn file(state: &AppState, message: Inbound) -> Result<Filed, ApiError> {
             .await?
         {
             Applied::Done(_) => return Ok(Filed::Stored),
+            // Filed before, even if its session has ended since: logging the phone in
+            // again would start a session for nothing.
             Applied::Replayed(_) | Applied::KeyReused => return Ok(Filed::Duplicate),
-            // Filed meanwhile by a concurrent redelivery, just before the session ended:
-            // logging the phone in again would start a session for nothing.
-            Applied::Gone if state.store.already_applied(&dedupe_key).await? => {
-                return Ok(Filed::Duplicate);
-            }
             Applied::Gone => continue,
         }
     }

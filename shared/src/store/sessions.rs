@@ -131,7 +131,8 @@ pub enum Applied {
     Gone,
     /// The same dedupe key and fingerprint were written before: nothing changed; the
     /// session as it is now.
-    Replayed(Box<SessionItem>),
+    /// `None` when the session has ended since.
+    Replayed(Option<Box<SessionItem>>),
     /// The dedupe key was written before by a different request: nothing changed.
     KeyReused,
 }
@@ -511,12 +512,9 @@ impl Store {
                 if first != Some(&dedupe.fingerprint) {
                     return Ok(Applied::KeyReused);
                 }
-                return Ok(match self.session(session.id()).await? {
-                    Some(current) if current.expires_at > now.timestamp() => {
-                        Applied::Replayed(Box::new(current))
-                    }
-                    _ => Applied::Gone,
-                });
+                let current = self.session(session.id()).await?;
+                let live = current.filter(|c| c.expires_at > now.timestamp());
+                return Ok(Applied::Replayed(live.map(Box::new)));
             }
             if failed(0) {
                 // Gone, or only the chat window is full: then trim and try again.
