@@ -20,7 +20,7 @@ for f in "${FUNCTIONS[@]}"; do packages+=(--package "$f"); done
 cargo lambda build --quiet --release --arm64 --output-format zip "${packages[@]}"
 budget=$((6 * 1024 * 1024))
 for f in "${FUNCTIONS[@]}"; do
-  zip=target/lambda/$f/bootstrap.zip
+  zip=${CARGO_TARGET_DIR:-target}/lambda/$f/bootstrap.zip
   size=$(stat -c %s "$zip")
   printf '%-14s %8d bytes (%s MB)  %s\n' "$f" "$size" "$(awk "BEGIN { printf \"%.2f\", $size / 1048576 }")" "$zip"
   if [ "$size" -gt "$budget" ]; then

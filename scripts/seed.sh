@@ -4,7 +4,7 @@
 # Expects the configuration (config/dev.env or the test variant) in the environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-admin=target/debug/omnisession-admin
+admin=${CARGO_TARGET_DIR:-target}/debug/omnisession-admin
 cargo build --quiet -p omnisession-admin
 "$admin" create-tables "$@"
 "$admin" import-customers demo/customers.csv
