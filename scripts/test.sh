@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # `make test`: the whole test suite, on a fresh machine too. It runs beside a `make dev`
 # stack without touching it: its own in-memory DynamoDB Local (:8101), its own tables,
-# its own functions port (:9100).
+# its own functions port (:9100). OMNISESSION_TEST_DDB_PORT and OMNISESSION_TEST_API_PORT
+# move them, so that two checkouts can run their suites at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
 # pip may put cargo-lambda in a scripts directory that is not on PATH yet.
 PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 
-DDB_PORT=8101
-API_PORT=9100
+DDB_PORT=${OMNISESSION_TEST_DDB_PORT:-8101}
+API_PORT=${OMNISESSION_TEST_API_PORT:-9100}
 mkdir -p .local
 sed -e "s#^DYNAMODB_ENDPOINT=.*#DYNAMODB_ENDPOINT=http://127.0.0.1:$DDB_PORT#" \
     -e "s#-dev-#-test-#" \
