@@ -14,4 +14,4 @@ set +a
 scripts/dynamodb.sh start 8100 .local/dynamodb-data
 scripts/seed.sh
 echo "dev: serving the API on http://localhost:8000 (Ctrl-C stops the functions; 'make stop' stops DynamoDB Local)"
-exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 8000 --env-file config/dev.env
+exec scripts/serve.sh 8000 config/dev.env

@@ -20,6 +20,8 @@ set -a
 . .local/test.env
 set +a
 export OMNISESSION_API_URL=http://127.0.0.1:$API_PORT
+# The functions' log over HTTP, which a test scans for secrets.
+export OMNISESSION_WATCH_LOG=$PWD/.local/watch.log
 
 watch_pid=
 cleanup() {
@@ -40,8 +42,7 @@ scripts/seed.sh --recreate
 echo "== functions over HTTP (cargo lambda watch on :$API_PORT)"
 cargo build --quiet --workspace --bins
 set -m
-cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$API_PORT" \
-  --env-file .local/test.env >.local/watch.log 2>&1 &
+scripts/serve.sh "$API_PORT" .local/test.env --ignore-changes >.local/watch.log 2>&1 &
 watch_pid=$!
 set +m
 

@@ -12,7 +12,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use omnisession::AppState;
 use tokio::net::TcpListener;
@@ -39,14 +41,14 @@ pub async fn start(state: Arc<AppState>) -> std::io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let Ok((stream, peer)) = listener.accept().await else {
                 continue;
             };
             let state = state.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let state = state.clone();
-                    async move { Ok::<_, std::convert::Infallible>(answer(&state, req).await) }
+                    async move { Ok::<_, std::convert::Infallible>(answer(&state, req, peer).await) }
                 });
                 // A client that hangs up mid-request is its own business.
                 let _ = http1::Builder::new()
@@ -59,8 +61,13 @@ pub async fn start(state: Arc<AppState>) -> std::io::Result<SocketAddr> {
 }
 
 /// One HTTP exchange: the request as API Gateway would hand it to the function (raw
-/// body, headers, query string parameters), the function's response as it would send it.
-async fn answer(state: &AppState, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+/// body, headers, query string parameters, the caller's address as `sourceIp`), the
+/// function's response as it would send it.
+async fn answer(
+    state: &AppState,
+    req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let bytes = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -76,7 +83,9 @@ async fn answer(state: &AppState, req: hyper::Request<Incoming>) -> hyper::Respo
     } else {
         Body::Binary(bytes.to_vec())
     };
-    let req = Request::from_parts(parts, body).with_query_string_parameters(query);
+    let req = Request::from_parts(parts, body)
+        .with_query_string_parameters(query)
+        .with_request_context(source_context(&peer.ip().to_string()));
     let (parts, body) = dispatch(state, req).await.into_parts();
     let bytes = match body {
         Body::Empty => Bytes::new(),
@@ -85,6 +94,14 @@ async fn answer(state: &AppState, req: hyper::Request<Incoming>) -> hyper::Respo
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// An API Gateway v2 request context that names the caller's address, as
+/// `requestContext.http.sourceIp` does.
+pub fn source_context(source_ip: &str) -> RequestContext {
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some(source_ip.to_string());
+    RequestContext::ApiGatewayV2(context)
 }
 
 fn plain(status: u16, text: &'static str) -> hyper::Response<Full<Bytes>> {

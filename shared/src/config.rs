@@ -42,6 +42,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `OMNISESSION_LOCAL_DEV=1`: the development secrets of `config/dev.env` are accepted.
     pub local_dev: bool,
+    /// `CUSTOMER_MEMORY_WRITES=all`: customer tokens may set the summary and recommended
+    /// SKUs through `/session/update`, as old front ends did (default `none`: the agent's).
+    pub customer_memory_writes: bool,
+    /// `ACCEPT_UNTIMED_LOGIN_SIGNATURES=1`: a signed `/session/login` without
+    /// `X-Omnisession-Timestamp` is still accepted (replayable; for old bots only).
+    pub accept_untimed_login_signatures: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +103,27 @@ impl Config {
             Ok(KeyRing::new(keys))
         };
 
+        let switch = |name: &'static str| -> Result<bool, ConfigError> {
+            match get(name).as_deref() {
+                None | Some("0") => Ok(false),
+                Some("1") => Ok(true),
+                Some(_) => Err(ConfigError::Invalid {
+                    name,
+                    reason: "expected 0 or 1".into(),
+                }),
+            }
+        };
+        let customer_memory_writes = match get("CUSTOMER_MEMORY_WRITES").as_deref() {
+            None | Some("none") => false,
+            Some("all") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "CUSTOMER_MEMORY_WRITES",
+                    reason: "expected \"none\" or \"all\"".into(),
+                });
+            }
+        };
+
         let region_name = get("PHONE_DEFAULT_REGION").unwrap_or_else(|| "IN".into());
         let phone_region = region_name
             .to_ascii_uppercase()
@@ -141,6 +168,8 @@ impl Config {
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024)? as usize,
             local_dev: get("OMNISESSION_LOCAL_DEV").is_some_and(|v| v == "1" || v == "true"),
+            customer_memory_writes,
+            accept_untimed_login_signatures: switch("ACCEPT_UNTIMED_LOGIN_SIGNATURES")?,
         })
     }
 
@@ -207,6 +236,8 @@ mod tests {
         assert_eq!(cfg.touch_interval, Duration::hours(1));
         assert_eq!(cfg.qr_ttl, Duration::seconds(120));
         assert_eq!(cfg.phone_region, Region::IN);
+        assert!(!cfg.customer_memory_writes);
+        assert!(!cfg.accept_untimed_login_signatures);
     }
 
     #[test]
@@ -272,5 +303,14 @@ mod tests {
         let mut bad = TABLES.to_vec();
         bad.push(("PHONE_DEFAULT_REGION", "XX"));
         assert!(Config::from_lookup(lookup(&bad)).is_err());
+        for (name, value) in [
+            ("CUSTOMER_MEMORY_WRITES", "some"),
+            ("ACCEPT_UNTIMED_LOGIN_SIGNATURES", "yes"),
+        ] {
+            let mut bad = TABLES.to_vec();
+            bad.push((name, value));
+            let err = Config::from_lookup(lookup(&bad)).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 }

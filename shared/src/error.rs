@@ -37,6 +37,9 @@ pub enum ApiError {
     /// 429: too many failed attempts from this caller; retry after the given seconds.
     #[error("too many failed attempts; retry in {0} seconds")]
     TooManyRequests(u64),
+    /// 429: this login has opened too many other logins lately; retry after the seconds.
+    #[error("this login has opened too many other logins in the last hour; retry in {0} seconds")]
+    TooManyLogins(u64),
     /// 503: DynamoDB throttled or could not be reached after the SDK's retries.
     #[error("the service is temporarily unavailable; retry shortly")]
     Unavailable,
@@ -61,7 +64,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(_) | Self::TooManyLogins(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -78,7 +81,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::TooManyRequests(_) => "rate_limited",
+            Self::TooManyRequests(_) | Self::TooManyLogins(_) => "rate_limited",
             Self::Unavailable => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -96,7 +99,9 @@ impl ApiError {
         let mut response = crate::http::json(self.status(), &body);
         let retry_after = match self {
             Self::Unavailable => Some(1),
-            Self::TooManyRequests(seconds) => Some((*seconds).max(1)),
+            Self::TooManyRequests(seconds) | Self::TooManyLogins(seconds) => {
+                Some((*seconds).max(1))
+            }
             _ => None,
         };
         if let Some(seconds) = retry_after {

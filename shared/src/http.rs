@@ -18,6 +18,8 @@ pub const SESSION_TOKEN: &str = "x-session-token";
 pub const KIOSK_KEY: &str = "x-kiosk-key";
 pub const SERVICE_KEY: &str = "x-service-key";
 pub const HUB_SIGNATURE: &str = "x-hub-signature-256";
+/// Epoch seconds at which our WhatsApp bot signed a `/session/login` (inside the HMAC).
+pub const SIGNED_AT: &str = "x-omnisession-timestamp";
 
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
     // Serialising our own response types cannot fail; fall back to an empty object anyway.
@@ -89,6 +91,17 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T,
             ApiError::Invalid(format!("{path}: {inner}"))
         }
     })
+}
+
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`), to count
+/// failed attempts per caller; `"unknown"` when the event carries none.
+pub fn source_ip(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+    .filter(|ip| !ip.is_empty())
+    .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// The id that ties a response to its log lines: the Lambda request id when there is one.

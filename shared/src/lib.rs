@@ -14,8 +14,10 @@
 pub mod channel;
 pub mod config;
 pub mod error;
+pub mod guard;
 pub mod http;
 pub mod idempotency;
+pub mod logins;
 pub mod model;
 pub mod passwords;
 pub mod phone;

@@ -88,13 +88,58 @@ pub struct NewMessage {
     pub content: MessageText,
 }
 
-/// A stored chat message: who said it, on which channel, when.
+/// Who wrote a piece of the session's memory: the customer through a login of a channel,
+/// or the sales agent with its service key. The agent reads it, so that what a customer's
+/// client wrote (even an `assistant` message) is never taken for the agent's own words.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Author {
+    Agent,
+    Customer(Channel),
+    /// Stored before authors were recorded.
+    #[default]
+    Unrecorded,
+}
+
+impl std::fmt::Display for Author {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Author::Agent => f.write_str("agent"),
+            Author::Customer(channel) => write!(f, "customer:{}", channel.as_str()),
+            Author::Unrecorded => f.write_str("unrecorded"),
+        }
+    }
+}
+
+impl From<Author> for String {
+    fn from(author: Author) -> String {
+        author.to_string()
+    }
+}
+
+impl TryFrom<String> for Author {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        match raw.split_once(':') {
+            None if raw == "agent" => Ok(Author::Agent),
+            None if raw == "unrecorded" => Ok(Author::Unrecorded),
+            Some(("customer", channel)) => {
+                Ok(Author::Customer(Channel::try_from(channel.to_string())?))
+            }
+            _ => Err(format!("unknown author {raw:?}")),
+        }
+    }
+}
+
+/// A stored chat message: who said it, on which channel, when, and who wrote it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub role: Role,
     pub content: MessageText,
     pub channel: Channel,
     pub at: String,
+    #[serde(default)]
+    pub written_by: Author,
 }
 
 /// A product SKU: 1–64 bytes, no spaces at the ends, no control characters.
@@ -346,6 +391,27 @@ mod tests {
         assert!(serde_json::from_str::<NewMessage>(r#"{"role":"user","content":"  "}"#).is_err());
         let long = format!(r#"{{"role":"user","content":"{}"}}"#, "a".repeat(5000));
         assert!(serde_json::from_str::<NewMessage>(&long).is_err());
+    }
+
+    #[test]
+    fn authors_are_stored_as_short_names_and_old_messages_read_as_unrecorded() {
+        for author in [
+            Author::Agent,
+            Author::Customer(Channel::Kiosk),
+            Author::Unrecorded,
+        ] {
+            let text = serde_json::to_string(&author).unwrap();
+            assert_eq!(serde_json::from_str::<Author>(&text).unwrap(), author);
+        }
+        assert_eq!(
+            serde_json::to_string(&Author::Customer(Channel::Web)).unwrap(),
+            "\"customer:web\""
+        );
+        let old: ChatMessage = serde_json::from_str(
+            r#"{"role":"assistant","content":"hi","channel":"web","at":"2026-11-01T00:00:00.000Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.written_by, Author::Unrecorded);
     }
 
     #[test]

@@ -85,6 +85,20 @@ pub fn valid_hub_signature(app_secret: &SecretString, body: &[u8], header: Optio
     mac.verify_slice(&expected).is_ok()
 }
 
+/// What a timed `/session/login` signature covers: `<X-Omnisession-Timestamp>.<raw body>`,
+/// so that a captured request stops working once its timestamp is old.
+pub fn timed_payload(timestamp: &str, body: &[u8]) -> Vec<u8> {
+    [timestamp.as_bytes(), b".", body].concat()
+}
+
+/// The `X-Omnisession-Timestamp` and `X-Hub-Signature-256` values our WhatsApp bot sends
+/// with a `/session/login` body signed at `signed_at` (epoch seconds).
+pub fn sign_login(app_secret: &SecretString, body: &[u8], signed_at: i64) -> (String, String) {
+    let signed_at = signed_at.to_string();
+    let signature = hub_signature(app_secret, &timed_payload(&signed_at, body));
+    (signed_at, signature)
+}
+
 /// The header value a signer sends; used by tests, the sample events and the WhatsApp bot.
 pub fn hub_signature(app_secret: &SecretString, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.expose().as_bytes())

@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use crate::AppState;
 use crate::channel::Channel;
 use crate::error::ApiError;
+use crate::logins::{self, Maker, NewLogin};
 use crate::model::{LoginResponse, Session, SessionMetadata, limits, rfc3339};
 use crate::phone::PhoneNumber;
 use crate::store::{
-    CreateCustomer, CreateSession, CustomerItem, MAX_TOKENS, QrGrant, SessionItem, TokenEntry,
+    CreateCustomer, CreateSession, CustomerItem, JoinTerms, Joined, SessionItem, TokenEntry,
 };
 use crate::token::{IssuedToken, Level, PresentedToken, SessionId};
 
@@ -48,27 +49,34 @@ impl Entered {
     }
 }
 
-/// Logs `customer` in on `channel`: joins the phone's live session (found through the
-/// phone GSI) or starts one. Either way the login gets its own token.
+/// Logs `customer` in with a direct login (password, WhatsApp, a kiosk typing the phone):
+/// joins the phone's live session (found through the phone GSI) or starts one. Either way
+/// the login gets its own token. A password login passes the password version it was
+/// checked against, so that a password change in the meantime refuses it.
 pub async fn enter(
     state: &AppState,
     customer: &CustomerItem,
-    channel: Channel,
-    level: Level,
+    login: NewLogin,
+    password_version: Option<i64>,
 ) -> Result<LoginResponse, ApiError> {
-    enter_session(state, customer, channel, Some(level))
+    let terms = JoinTerms {
+        minted_by: None,
+        password_version,
+    };
+    enter_session(state, customer, Some(login), &terms)
         .await?
         .into_response(customer)
 }
 
-/// The one way into a phone's session, with a token of `level` or without one.
+/// The one way into a phone's session, with a login or without one (the webhook).
 async fn enter_session(
     state: &AppState,
     customer: &CustomerItem,
-    channel: Channel,
-    level: Option<Level>,
+    login: Option<NewLogin>,
+    terms: &JoinTerms<'_>,
 ) -> Result<Entered, ApiError> {
     let store = &state.store;
+    let channel = login.as_ref().map_or(Channel::Whatsapp, |l| l.channel);
     let mut target = store
         .live_session_by_phone(&customer.phone_number, Utc::now().timestamp())
         .await?;
@@ -76,18 +84,20 @@ async fn enter_session(
 
     for attempt in 1..=ENTER_ATTEMPTS {
         if let Some((sid, max_expires_at)) = target.take() {
-            if let Some(entered) = join(state, &sid, max_expires_at, channel, level, None).await? {
-                return Ok(entered);
+            match join(state, &sid, max_expires_at, channel, login.as_ref(), terms).await? {
+                Join::In(entered) => return Ok(*entered),
+                // Live, but the password changed since it was checked.
+                Join::Refused => return Err(ApiError::InvalidCredentials),
+                // Ended or expired since we looked: its lock may be taken over.
+                Join::Gone => stale = Some(sid),
             }
-            // Ended or expired since we looked: its lock may be taken over.
-            stale = Some(sid);
         }
 
         // Read the clock per attempt: liveness must not be judged by a stale time.
         let now = Utc::now();
         let sid = SessionId::generate();
-        let login = level.map(|level| issue(&sid, channel, level, now));
-        let session = new_session(state, &sid, customer, channel, login.as_ref(), now);
+        let issued = login.as_ref().map(|login| issue(&sid, login, now));
+        let session = new_session(state, &sid, customer, channel, issued.as_ref(), now);
         match store
             .create_session(&session, stale.as_deref(), now.timestamp())
             .await?
@@ -95,7 +105,7 @@ async fn enter_session(
             CreateSession::Created => {
                 return Ok(Entered {
                     session,
-                    login,
+                    login: issued,
                     reused: false,
                 });
             }
@@ -109,75 +119,120 @@ async fn enter_session(
     Err(ApiError::Unavailable)
 }
 
-/// A new token for a login on `channel` at `level`, and the entry the session keeps of it.
-fn issue(
-    sid: &SessionId,
-    channel: Channel,
-    level: Level,
-    now: DateTime<Utc>,
-) -> (IssuedToken, TokenEntry) {
+/// A new token for `login`, and the entry the session keeps of it.
+fn issue(sid: &SessionId, login: &NewLogin, now: DateTime<Utc>) -> (IssuedToken, TokenEntry) {
     let token = IssuedToken::issue(sid);
     let entry = TokenEntry {
         hash: token.hash.clone(),
-        channel,
-        level,
+        channel: login.channel,
+        level: login.level,
         issued_at: rfc3339(now),
+        by: Some(login.maker.clone()),
+        root: login.root.clone(),
+        last_used_at: None,
     };
     (token, entry)
 }
 
-/// Adds a login to the live session `sid`; `None` when it has ended or expired.
+/// The outcome of adding a login to a live session.
+enum Join {
+    In(Box<Entered>),
+    /// The session has ended or expired.
+    Gone,
+    /// The session is live but the join's terms failed.
+    Refused,
+}
+
+/// Adds a login (or, for the webhook, only its channel) to the live session `sid`.
 async fn join(
     state: &AppState,
     sid: &str,
     max_expires_at: i64,
     channel: Channel,
-    level: Option<Level>,
-    vouched_by: Option<&str>,
-) -> Result<Option<Entered>, ApiError> {
+    login: Option<&NewLogin>,
+    terms: &JoinTerms<'_>,
+) -> Result<Join, ApiError> {
     let now = Utc::now();
-    let login = match level {
-        Some(level) => Some(issue(&session_id(sid)?, channel, level, now)),
+    let issued = match login {
+        Some(login) => Some(issue(&session_id(sid)?, login, now)),
         None => None,
     };
-    let token = login.as_ref().map(|(t, e)| (t.token_id.as_str(), e));
+    let token = issued.as_ref().map(|(t, e)| (t.token_id.as_str(), e));
     let expires_at = next_expiry(state, now, max_expires_at);
-    let joined = state
+    let session = match state
         .store
-        .join_session(sid, channel, token, vouched_by, now, expires_at)
-        .await?;
-    let Some(session) = joined else {
-        return Ok(None);
+        .join_session(sid, channel, token, terms, now, expires_at)
+        .await?
+    {
+        Joined::Joined(session) => *session,
+        Joined::Gone => return Ok(Join::Gone),
+        Joined::Refused => return Ok(Join::Refused),
     };
-    if session.tokens.len() > MAX_TOKENS {
+    if !logins::to_evict(&session.tokens).is_empty() {
         state.store.trim(&session).await;
     }
-    Ok(Some(Entered {
+    Ok(Join::In(Box::new(Entered {
         session,
-        login,
+        login: issued,
         reused: true,
-    }))
+    })))
 }
 
-/// The QR handoff: a kiosk joins exactly the session the code was made for, at the level
-/// of the login that made it. `None` when that session has ended meanwhile or that login
-/// has been signed out (a photo of the code is worth nothing after a logout).
-pub async fn hand_over(
+/// A login minted from another login of the same session: `POST /session/start` with a
+/// token, or the QR handoff (where the minter is the login that made the code).
+pub struct Mint<'a> {
+    pub session_id: &'a str,
+    pub max_expires_at: i64,
+    pub minter: &'a str,
+    /// The minter's root (see `logins`).
+    pub root: &'a str,
+    pub channel: Channel,
+    pub level: Level,
+}
+
+/// Mints a login into exactly the minter's session, written only while the minter and its
+/// root still stand (a revocation racing with the mint wins). Each root may mint
+/// [`logins::MINTS_PER_HOUR`] logins an hour. `None` when the session has ended or the
+/// minter has been signed out.
+pub async fn mint(
     state: &AppState,
-    grant: &QrGrant,
-    channel: Channel,
-    level: Level,
+    mint: &Mint<'_>,
+    customer: &CustomerItem,
 ) -> Result<Option<LoginResponse>, ApiError> {
-    let phone = PhoneNumber::from_stored(grant.phone.clone());
-    let Some(customer) = state.store.customer_by_phone(&phone).await? else {
-        return Ok(None);
-    };
-    let vouched_by = Some(grant.issuer_token_id.as_str());
-    let (sid, max) = (&grant.session_id, grant.max_expires_at);
-    join(state, sid, max, channel, Some(level), vouched_by)
+    let now = Utc::now().timestamp();
+    let hour = now.div_euclid(3600);
+    let window = format!("mint#{}#{}#{hour}", mint.session_id, mint.root);
+    let next_hour = (hour + 1) * 3600;
+    if !state
+        .store
+        .count_in_window(&window, logins::MINTS_PER_HOUR, next_hour + 3600)
         .await?
-        .map(|entered| entered.into_response(&customer))
-        .transpose()
+    {
+        return Err(ApiError::TooManyLogins((next_hour - now) as u64));
+    }
+    let login = NewLogin {
+        channel: mint.channel,
+        level: mint.level,
+        maker: Maker::Login(mint.minter.to_string()),
+        root: Some(mint.root.to_string()),
+    };
+    let terms = JoinTerms {
+        minted_by: Some((mint.minter, mint.root)),
+        password_version: None,
+    };
+    match join(
+        state,
+        mint.session_id,
+        mint.max_expires_at,
+        mint.channel,
+        Some(&login),
+        &terms,
+    )
+    .await?
+    {
+        Join::In(entered) => entered.into_response(customer).map(Some),
+        Join::Gone | Join::Refused => Ok(None),
+    }
 }
 
 fn session_id(raw: &str) -> Result<SessionId, ApiError> {
@@ -207,12 +262,14 @@ fn new_session(
         recent: Vec::new(),
         message_count: 0,
         summary: String::new(),
+        summary_by: None,
         skus: Default::default(),
         cart: Vec::new(),
         created_at: now_text.clone(),
         updated_at: now_text,
         expires_at: next_expiry(state, now, max_expires_at),
         max_expires_at,
+        password_version: customer.password_version,
     }
 }
 
@@ -260,10 +317,25 @@ pub struct Authenticated {
     pub login: TokenEntry,
 }
 
+impl Authenticated {
+    /// The root this login stands on (itself for a direct login).
+    pub fn root(&self) -> &str {
+        logins::root_of(&self.token_id, &self.login)
+    }
+
+    /// Refuses a login below `level` (403), saying what it may not do.
+    pub fn require(self, level: Level, refusal: &'static str) -> Result<Self, ApiError> {
+        if self.login.level < level {
+            return Err(ApiError::Forbidden(refusal));
+        }
+        Ok(self)
+    }
+}
+
 const INVALID_TOKEN: &str = "session token is invalid or expired; log in again";
 
 /// Checks a presented token with one strongly consistent read: the session must be
-/// live and hold the token's hash.
+/// live, hold the token's hash, and still hold the root the login stands on.
 pub async fn authenticate(
     state: &AppState,
     presented: Option<&str>,
@@ -284,6 +356,7 @@ pub async fn authenticate(
         .tokens
         .get(&token.token_id)
         .filter(|entry| token.matches(&entry.hash))
+        .filter(|entry| logins::stands(&token.token_id, entry, &session.tokens))
         .cloned()
         .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
     Ok(Authenticated {
@@ -293,15 +366,21 @@ pub async fn authenticate(
     })
 }
 
-/// Slides a session's expiry on a pure read, but writes at most once per
-/// `touch_interval`. Returns the session with the expiry it now has.
-pub async fn touch(state: &AppState, mut session: SessionItem) -> Result<SessionItem, ApiError> {
+/// Slides a session's expiry on a pure read and records that the login was used, but
+/// writes at most once per `touch_interval`. Returns the session with the expiry it now
+/// has.
+pub async fn touch(state: &AppState, authed: Authenticated) -> Result<SessionItem, ApiError> {
+    let mut session = authed.session;
     let now = Utc::now();
-    let next = next_expiry(state, now, session.max_expires_at);
-    if next - session.expires_at >= state.config.touch_interval.num_seconds().max(1)
+    let interval = state.config.touch_interval.num_seconds().max(1);
+    let next = next_expiry(state, now, session.max_expires_at).max(session.expires_at);
+    let last_used =
+        DateTime::parse_from_rfc3339(logins::last_used(&authed.login)).map_or(0, |t| t.timestamp());
+    let due = next - session.expires_at >= interval || now.timestamp() - last_used >= interval;
+    if due
         && state
             .store
-            .touch_session(session.id(), now.timestamp(), next)
+            .touch_session(session.id(), &authed.token_id, now, next)
             .await?
     {
         session.expires_at = next;
@@ -310,17 +389,17 @@ pub async fn touch(state: &AppState, mut session: SessionItem) -> Result<Session
 }
 
 /// The phone-only login shared by the signed `POST /session/login` and a kiosk's
-/// `POST /session/start`: the caller has already proven the phone. A new phone gets a
-/// minimal customer record.
+/// `POST /session/start`: the caller has already proven (or, for a kiosk, asserted) the
+/// phone. A new phone gets a minimal customer record.
 pub async fn phone_login(
     state: &AppState,
     phone: &PhoneNumber,
     name: Option<&str>,
     customer_id: Option<&str>,
-    channel: Channel,
+    login: NewLogin,
 ) -> Result<LoginResponse, ApiError> {
     let customer = customer_for_phone(state, phone, name, customer_id).await?;
-    enter(state, &customer, channel, Level::Phone).await
+    enter(state, &customer, login, None).await
 }
 
 /// The same phone-only login for the WhatsApp webhook: the provider has proven the
@@ -330,14 +409,16 @@ pub async fn phone_session(
     state: &AppState,
     phone: &PhoneNumber,
     name: Option<&str>,
-    channel: Channel,
 ) -> Result<SessionItem, ApiError> {
     let customer = customer_for_phone(state, phone, name, None).await?;
-    Ok(enter_session(state, &customer, channel, None)
+    Ok(enter_session(state, &customer, None, &JoinTerms::default())
         .await?
         .session)
 }
 
+/// The customer of `phone`, made with a fresh id if the phone is new. `customer_id`, as
+/// old kiosks send it, only ever cross-checks an existing customer: a caller can neither
+/// choose a new customer's id nor probe which id is taken.
 async fn customer_for_phone(
     state: &AppState,
     phone: &PhoneNumber,
@@ -345,37 +426,32 @@ async fn customer_for_phone(
     customer_id: Option<&str>,
 ) -> Result<CustomerItem, ApiError> {
     let store = &state.store;
-    let belongs = |c: &CustomerItem| match customer_id {
+    let belongs = |c: CustomerItem| match customer_id {
         Some(id) if id != c.customer_id => Err(ApiError::field(
             "customer_id",
             "does not belong to this phone number",
         )),
-        _ => Ok(()),
+        _ => Ok(c),
     };
     if let Some(existing) = store.customer_by_phone(phone).await? {
-        belongs(&existing)?;
-        return Ok(existing);
+        return belongs(existing);
     }
-    let id = customer_id.map_or_else(CustomerItem::generate_id, str::to_string);
-    let customer = CustomerItem::new(
-        id,
-        phone,
-        name.unwrap_or("Guest").to_string(),
-        &rfc3339(Utc::now()),
-    );
-    match store.create_customer(&customer).await? {
-        CreateCustomer::Created => Ok(customer),
-        // Another channel created it a moment ago.
-        CreateCustomer::PhoneTaken => {
-            let existing = store
-                .customer_by_phone(phone)
-                .await?
-                .ok_or(ApiError::Unavailable)?;
-            belongs(&existing)?;
-            Ok(existing)
+    let now = rfc3339(Utc::now());
+    let name = name.unwrap_or("Guest").to_string();
+    loop {
+        let customer = CustomerItem::new(CustomerItem::generate_id(), phone, name.clone(), &now);
+        match store.create_customer(&customer).await? {
+            CreateCustomer::Created => return Ok(customer),
+            // Another channel created it a moment ago.
+            CreateCustomer::PhoneTaken => {
+                let existing = store
+                    .customer_by_phone(phone)
+                    .await?
+                    .ok_or(ApiError::Unavailable)?;
+                return belongs(existing);
+            }
+            // A random 64-bit id collided: draw another.
+            CreateCustomer::IdTaken => continue,
         }
-        CreateCustomer::IdTaken => Err(ApiError::Conflict(
-            "customer_id is already used by another phone number".into(),
-        )),
     }
 }

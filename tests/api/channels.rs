@@ -7,7 +7,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn web_kiosk_and_whatsapp_share_one_conversation() {
-    let app = App::new().await;
+    let app = App::old_front_ends().await;
     let (phone, web) = app.new_customer().await;
     let update = app
         .update(

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use omnisession::secrets::hub_signature;
+use omnisession::secrets::{hub_signature, sign_login};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -115,12 +115,16 @@ async fn the_old_services_checklist_passes_over_http() {
     let body = json!({"phone_number": DEMO_PHONE, "name": "Demo Customer", "channel": "whatsapp"})
         .to_string();
     let secret = omnisession::secrets::SecretString::new(env["WHATSAPP_APP_SECRET"].clone());
-    let signature = hub_signature(&secret, body.as_bytes());
+    let (signed_at, signature) =
+        sign_login(&secret, body.as_bytes(), chrono::Utc::now().timestamp());
     let (status, whatsapp) = http
         .call(
             "POST",
             "/session/login",
-            &[("x-hub-signature-256", &signature)],
+            &[
+                ("x-omnisession-timestamp", &signed_at),
+                ("x-hub-signature-256", &signature),
+            ],
             Some(body.clone()),
         )
         .await;

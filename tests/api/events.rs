@@ -21,7 +21,7 @@ async fn ensure_demo_customer(app: &App) {
     let hash = app.state.passwords.hash(&password).await.unwrap();
     app.state
         .store
-        .set_password_hash(&phone, &hash, "2026-11-27T00:00:00.000Z")
+        .set_password_hash(&phone, &hash, None, "2026-11-27T00:00:00.000Z")
         .await
         .unwrap();
 }
@@ -37,7 +37,7 @@ async fn every_sample_event_is_served_by_its_handler() {
     let login = app.send(event("auth-login")).await;
     assert_eq!(login.status, 200, "auth-login: {:?}", login.body);
     assert_eq!(login.session_id(), start.session_id());
-    let whatsapp = app.send(event("session-login")).await;
+    let whatsapp = app.send(app.signed_now(event("session-login"))).await;
     assert_eq!(whatsapp.status, 200, "session-login: {:?}", whatsapp.body);
     assert_eq!(whatsapp.session_id(), start.session_id());
 

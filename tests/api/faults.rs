@@ -209,7 +209,7 @@ async fn all_at_once(app: &Arc<App>, requests: Vec<(String, Request)>) -> Vec<(S
 /// The requests the `App` helpers send, built ahead so that tasks can own them.
 mod requests {
     use lambda_http::Request;
-    use omnisession::secrets::{SecretString, hub_signature};
+    use omnisession::secrets::{SecretString, sign_login};
     use serde_json::{Value, json};
 
     use super::PASSWORD;
@@ -235,12 +235,14 @@ mod requests {
     pub fn whatsapp_login(phone: &str, app_secret: &SecretString) -> Request {
         let body =
             json!({"phone_number": phone, "name": "Asha", "channel": "whatsapp"}).to_string();
-        let signature = hub_signature(app_secret, body.as_bytes());
-        with_header(
+        let (signed_at, signature) =
+            sign_login(app_secret, body.as_bytes(), chrono::Utc::now().timestamp());
+        let req = with_header(
             with_raw_body(event("session-login"), &body),
-            "x-hub-signature-256",
-            &signature,
-        )
+            "x-omnisession-timestamp",
+            &signed_at,
+        );
+        with_header(req, "x-hub-signature-256", &signature)
     }
 
     pub fn restore(token: &str) -> Request {

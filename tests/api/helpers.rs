@@ -12,7 +12,7 @@ use lambda_http::{Body, Request};
 use omnisession::AppState;
 use omnisession::config::Config;
 use omnisession::passwords::Passwords;
-use omnisession::secrets::{SecretString, hub_signature};
+use omnisession::secrets::{SecretString, hub_signature, sign_login};
 use omnisession::store::{Store, schema};
 use omnisession_admin::tables;
 use serde_json::{Value, json};
@@ -242,6 +242,12 @@ pub fn memory_event(name: &str, sid: &str) -> Request {
     with_path(req, &path)
 }
 
+/// The same request from another address (API Gateway's `requestContext.http.sourceIp`).
+pub fn from_ip(req: Request, source_ip: &str) -> Request {
+    use lambda_http::RequestExt;
+    req.with_request_context(omnisession_tests::server::source_context(source_ip))
+}
+
 pub fn with_token(req: Request, token: &str) -> Request {
     with_header(req, "x-session-token", token)
 }
@@ -256,6 +262,14 @@ impl App {
         Self::build(test_config(), counter).await
     }
 
+    /// An app for old front ends: `CUSTOMER_MEMORY_WRITES=all` lets customer tokens set
+    /// the summary and recommended SKUs through `/session/update`.
+    pub async fn old_front_ends() -> Self {
+        let mut config = test_config();
+        config.customer_memory_writes = true;
+        Self::build(config, CallCounter::default()).await
+    }
+
     /// An app with tables of its own, for tests that would disturb others (a fuzzer
     /// that locks out the dev kiosk key, say).
     pub async fn isolated(tag: &str) -> Self {
@@ -267,6 +281,11 @@ impl App {
         config.tables.customers = format!("{prefix}-customers");
         config.tables.sessions = format!("{prefix}-sessions");
         config.tables.messages = format!("{prefix}-messages");
+        Self::build(config, CallCounter::default()).await
+    }
+
+    /// An app with a configuration of the test's own (on the shared tables).
+    pub async fn with_config(config: Config) -> Self {
         Self::build(config, CallCounter::default()).await
     }
 
@@ -312,6 +331,43 @@ impl App {
             .await
             .expect("read a sessions-table item")
             .item
+    }
+
+    /// An item of the customers table, read consistently.
+    pub async fn customers_item(
+        &self,
+        pk: &str,
+    ) -> Option<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.db()
+            .get_item()
+            .table_name(&self.state.config.tables.customers)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("read a customers-table item")
+            .item
+    }
+
+    /// Backdates when the login of `token` was made, to simulate an idle login.
+    pub async fn set_login_issued_at(&self, session_id: &str, token: &str, at: &str) {
+        let token_id = token.split('.').nth(1).expect("a token id");
+        self.db()
+            .update_item()
+            .table_name(&self.state.config.tables.sessions)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(session_id.into()),
+            )
+            .update_expression("SET tokens.#t.issued_at = :at REMOVE tokens.#t.last_used_at")
+            .expression_attribute_names("#t", token_id)
+            .expression_attribute_values(
+                ":at",
+                aws_sdk_dynamodb::types::AttributeValue::S(at.into()),
+            )
+            .send()
+            .await
+            .expect("backdate a login");
     }
 
     /// Sends a request to the function that serves its path, as API Gateway would.
@@ -401,10 +457,21 @@ impl App {
     /// A phone-only login signed with the app secret, as the WhatsApp bot sends it.
     pub async fn whatsapp_login(&self, phone: &str, name: &str) -> Reply {
         let body = json!({"phone_number": phone, "name": name, "channel": "whatsapp"}).to_string();
-        let signature = hub_signature(self.app_secret(), body.as_bytes());
         let req = with_raw_body(event("session-login"), &body);
-        self.send(with_header(req, "x-hub-signature-256", &signature))
-            .await
+        self.send(self.signed_now(req)).await
+    }
+
+    /// `req` signed as our WhatsApp bot signs `/session/login`: a timestamp of now and the
+    /// HMAC of `"<timestamp>.<body>"`.
+    pub fn signed_now(&self, req: Request) -> Request {
+        self.signed_at(req, chrono::Utc::now().timestamp())
+    }
+
+    /// `req` signed with the timestamp `signed_at` (epoch seconds).
+    pub fn signed_at(&self, req: Request, signed_at: i64) -> Request {
+        let (signed_at, signature) = sign_login(self.app_secret(), req.body().as_ref(), signed_at);
+        let req = with_header(req, "x-omnisession-timestamp", &signed_at);
+        with_header(req, "x-hub-signature-256", &signature)
     }
 
     pub async fn restore(&self, token: &str) -> Reply {
@@ -485,5 +552,79 @@ impl App {
             })
             .map(|i| i["pk"].as_s().unwrap().clone())
             .collect()
+    }
+}
+
+/// An HTTP client of a served app ([`App::serve`]) calling from a loopback address of its
+/// own: all of 127.0.0.0/8 is this machine, so one test can be several callers as API
+/// Gateway's `sourceIp` tells them apart.
+#[derive(Clone)]
+pub struct Caller {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Caller {
+    pub fn new(base: &str, source_ip: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .local_address(
+                source_ip
+                    .parse::<std::net::IpAddr>()
+                    .expect("an IP address"),
+            )
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client");
+        Self {
+            base: base.to_string(),
+            client,
+        }
+    }
+
+    /// One request: its status and JSON body (`Null` when there is none).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = self.client.request(
+            method.parse().expect("a method"),
+            format!("{}{path}", self.base),
+        );
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let resp = req.send().await.expect("a response");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        let headers: Vec<(&str, &str)> =
+            token.map(|t| ("x-session-token", t)).into_iter().collect();
+        self.call("POST", path, &headers, Some(body)).await
+    }
+
+    pub async fn restore(&self, token: &str) -> Reply {
+        self.call(
+            "GET",
+            "/session/restore",
+            &[("x-session-token", token)],
+            None,
+        )
+        .await
     }
 }

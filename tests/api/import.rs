@@ -82,9 +82,10 @@ async fn an_imported_customer_keeps_a_password_set_later() {
     assert!(
         app.state
             .store
-            .set_password_hash(&parsed, &hash, "2026-11-27T00:00:00.000Z")
+            .set_password_hash(&parsed, &hash, None, "2026-11-27T00:00:00.000Z")
             .await
             .unwrap()
+            .is_some()
     );
     import_customers(&app.state.store, region, csv.as_bytes())
         .await

@@ -81,7 +81,7 @@ async fn activity_never_extends_a_session_past_its_absolute_cap() {
 
 #[tokio::test]
 async fn updates_append_messages_replace_the_cart_and_order_skus() {
-    let app = App::new().await;
+    let app = App::old_front_ends().await;
     let (_, web) = app.new_customer().await;
     let token = web.token();
     let first = app
@@ -201,29 +201,38 @@ async fn tables_hold_token_hashes_never_tokens() {
 }
 
 #[tokio::test]
-async fn kiosk_logins_cannot_push_out_the_customers_password_login() {
+async fn kiosk_logins_cannot_push_out_the_customers_other_logins() {
     let app = App::new().await;
     let (phone, web) = app.new_customer().await;
+    let whatsapp = app.whatsapp_login(&phone, "Asha").await;
     let mut kiosks = Vec::new();
-    for _ in 0..omnisession::store::MAX_TOKENS + 1 {
+    for _ in 0..33 {
         kiosks.push(app.kiosk_start(&phone).await.token());
     }
-    assert_eq!(
-        app.restore(&web.token()).await.status,
-        200,
-        "the password login stays"
-    );
+    for (what, token) in [("password", web.token()), ("WhatsApp", whatsapp.token())] {
+        assert_eq!(
+            app.restore(&token).await.status,
+            200,
+            "the {what} login stays"
+        );
+    }
     assert_eq!(
         app.restore(&kiosks[0]).await.status,
         401,
-        "the oldest kiosk login goes"
+        "the kiosk's own least recently used login goes"
     );
-    assert_eq!(app.restore(kiosks.last().unwrap()).await.status, 200);
+    for token in &kiosks[29..] {
+        assert_eq!(
+            app.restore(token).await.status,
+            200,
+            "the newest kiosk logins stay"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_summary_at_its_limit_is_stored_with_messages() {
-    let app = App::new().await;
+    let app = App::old_front_ends().await;
     let (_, web) = app.new_customer().await;
     let body = json!({
         "messages": [{"role": "user", "content": "Running shoes, size 9?"}],

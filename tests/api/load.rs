@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use omnisession::secrets::{SecretString, hub_signature};
+use omnisession::secrets::{SecretString, sign_login};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -132,8 +132,15 @@ impl Load {
     async fn whatsapp_login(&self, phone: &str) -> Option<Answer> {
         let body =
             json!({"phone_number": phone, "name": "Load", "channel": "whatsapp"}).to_string();
-        let signature = hub_signature(&self.app_secret, body.as_bytes());
-        let headers = [("x-hub-signature-256", signature)];
+        let (signed_at, signature) = sign_login(
+            &self.app_secret,
+            body.as_bytes(),
+            chrono::Utc::now().timestamp(),
+        );
+        let headers = [
+            ("x-omnisession-timestamp", signed_at),
+            ("x-hub-signature-256", signature),
+        ];
         self.send(
             "whatsapp login",
             reqwest::Method::POST,
@@ -152,7 +159,7 @@ impl Load {
                 format!("load-{}", text.replace(' ', "-")),
             ),
         ];
-        let body = json!({"messages": [{"role": "user", "content": text}], "recommended_skus": ["SKU-LOAD"]});
+        let body = json!({"messages": [{"role": "user", "content": text}], "cart": [{"sku": "SKU-LOAD", "quantity": 1, "price": 10.0}]});
         self.post("update", "/session/update", &headers, body).await
     }
 

@@ -75,3 +75,63 @@ async fn a_full_run_of_logins_logs_no_secret() {
         assert!(!logs.contains(&secret), "a secret reached the logs");
     }
 }
+
+/// The local stack's log (`cargo lambda watch`, started by `make test` like `make dev`)
+/// holds no secret: at INFO, cargo-lambda's supervisor prints a function's whole
+/// environment when it spawns it, so `scripts/serve.sh` sets cargo-lambda's own level.
+#[tokio::test]
+async fn the_local_stacks_log_holds_no_secret() {
+    let (Ok(base), Ok(log)) = (
+        std::env::var("OMNISESSION_API_URL"),
+        std::env::var("OMNISESSION_WATCH_LOG"),
+    ) else {
+        panic!("OMNISESSION_API_URL, OMNISESSION_WATCH_LOG: run the suite with `make test`");
+    };
+    let client = reqwest::Client::new();
+    // One request to each function, so that each one has been spawned.
+    let sid = "0".repeat(32);
+    let requests = [
+        ("GET", "/session/restore".to_string()),
+        ("POST", "/auth/logout".to_string()),
+        ("POST", "/auth/qr-init".to_string()),
+        ("GET", format!("/session/{sid}/cart")),
+        ("GET", "/webhooks/whatsapp".to_string()),
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    for (method, path) in requests {
+        loop {
+            let sent = client
+                .request(method.parse().unwrap(), format!("{base}{path}"))
+                .send()
+                .await;
+            match sent {
+                Ok(reply) if reply.status().is_client_error() => break,
+                other if std::time::Instant::now() > deadline => {
+                    panic!("{method} {path} never answered 4xx: {other:?}")
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            }
+        }
+    }
+    let text = std::fs::read_to_string(&log).expect("the local stack's log");
+    for function in ["session", "auth", "qr", "sales-memory", "whatsapp"] {
+        assert!(
+            text.contains(&format!("function=\"{function}\"")),
+            "{function} has not been spawned in {log}"
+        );
+    }
+    let env = test_env();
+    for name in [
+        "KIOSK_KEYS",
+        "SERVICE_KEYS",
+        "WHATSAPP_APP_SECRET",
+        "WHATSAPP_VERIFY_TOKEN",
+    ] {
+        for secret in env[name].split(',') {
+            assert!(
+                !text.contains(secret),
+                "{name} is in the local stack's log {log}"
+            );
+        }
+    }
+}

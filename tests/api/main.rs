@@ -1,6 +1,7 @@
 //! One integration-test binary (fast to link), one module per concern. Everything runs
 //! against DynamoDB Local; `make test` starts it and the HTTP stack for `e2e`.
 
+mod attacks;
 mod auth;
 mod budgets;
 mod channels;

@@ -5,15 +5,34 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
+/// A session where the customer asked and filled the cart, and the agent answered,
+/// recommended and summed up.
 async fn session_with_chat(app: &App) -> (String, Reply) {
     let (phone, web) = app.new_customer().await;
     let body = json!({
-        "messages": [{"role": "user", "content": "Need a gift"}, {"role": "assistant", "content": "For whom?"}],
+        "messages": [{"role": "user", "content": "Need a gift"}],
         "cart": [{"sku": "MUG-1", "quantity": 2, "price": 249.0}],
-        "recommended_skus": ["MUG-1"],
-        "summary": "Gift shopping."
     });
     assert_eq!(app.update(&web.token(), body).await.status, 200);
+    let sid = web.session_id();
+    let writes = [
+        (
+            "session-sid-messages",
+            json!({"role": "assistant", "content": "For whom?"}),
+        ),
+        (
+            "session-sid-recommendations-post",
+            json!({"skus": ["MUG-1"]}),
+        ),
+        (
+            "session-sid-summary-post",
+            json!({"summary": "Gift shopping."}),
+        ),
+    ];
+    for (name, body) in writes {
+        let reply = app.agent(name, &sid, Some(body)).await;
+        assert_eq!(reply.status, 200, "{name}: {:?}", reply.body);
+    }
     (phone, web)
 }
 
@@ -52,7 +71,8 @@ async fn the_agent_reads_every_view_in_the_old_shapes() {
         .await;
     assert_eq!(
         recs.body,
-        json!({"last_recommended_skus": ["MUG-1"], "total_recommendations": 1})
+        json!({"last_recommended_skus": ["MUG-1"], "total_recommendations": 1,
+               "written_by": {"MUG-1": "agent"}})
     );
 
     let cart = app.agent("session-sid-cart", &sid, None).await;

@@ -83,7 +83,7 @@ async fn logout_all_and_a_password_change_sign_out_every_login() {
         )
     };
     let wrong = app.send(change("not-it", "a much better pass")).await;
-    assert_eq!(wrong.status, 400);
+    assert_eq!(wrong.status, 401);
     assert!(wrong.detail().contains("current_password"));
     let common = app.send(change("secret-pass", "password123")).await;
     assert_eq!(common.status, 400);

@@ -5,28 +5,32 @@ use chrono::Utc;
 use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::error::ApiError;
+use omnisession::guard::Guard;
 use omnisession::http::{self, HttpResult};
 use omnisession::model::rfc3339;
 use omnisession::passwords::Password;
+use omnisession::phone::PhoneNumber;
 use omnisession::sessions::{self, Authenticated};
 use omnisession::token::Level;
 use serde::Deserialize;
 use serde_json::json;
 
 async fn password_login(state: &AppState, req: &Request) -> Result<Authenticated, ApiError> {
-    let authed = sessions::authenticate(state, http::session_token(req)).await?;
-    if authed.login.level < Level::Password {
-        return Err(ApiError::Forbidden(
+    sessions::authenticate(state, http::session_token(req))
+        .await?
+        .require(
+            Level::Password,
             "changing the account needs a password login",
-        ));
-    }
-    Ok(authed)
+        )
 }
 
 /// `POST /auth/logout-all`: every login of the customer stops working at once.
 pub async fn logout_all(state: &AppState, req: &Request) -> HttpResult {
     let authed = password_login(state, req).await?;
-    state.store.revoke_all_tokens(authed.session.id()).await?;
+    state
+        .store
+        .revoke_all_tokens(authed.session.id(), None)
+        .await?;
     http::ok(&json!({ "success": true }))
 }
 
@@ -36,8 +40,12 @@ struct PasswordChange {
     new_password: String,
 }
 
+const WRONG_PASSWORD: &str = "current_password is not the current password";
+
 /// `POST /auth/password {current_password, new_password}`: sets a new password and signs
 /// every login out, this one included; the customer logs in again with the new password.
+/// A wrong `current_password` is a failed password attempt like a failed login (401, and
+/// the same guessing limits), so a stolen token cannot be used to guess the password.
 pub async fn change_password(state: &AppState, req: &Request) -> HttpResult {
     let authed = password_login(state, req).await?;
     let body: PasswordChange = http::parse_json(req, state.config.max_body_bytes)?;
@@ -45,27 +53,41 @@ pub async fn change_password(state: &AppState, req: &Request) -> HttpResult {
         .map_err(|e| ApiError::field("current_password", e))?;
     let new =
         Password::parse_new(body.new_password).map_err(|e| ApiError::field("new_password", e))?;
-    let customer = sessions::customer_of(state, &authed.session).await?;
-    if !state
-        .passwords
-        .verify(&current, customer.password_hash.as_deref())
-        .await
-    {
-        return Err(ApiError::field(
-            "current_password",
-            "is not the current password",
-        ));
+
+    let phone = PhoneNumber::from_stored(authed.session.phone.clone());
+    let guard = Guard::password(&phone, &http::source_ip(req));
+    let now = Utc::now().timestamp();
+    let (customer, buckets) = state
+        .store
+        .customer_and_buckets(&phone, guard.keys())
+        .await?;
+    let tally = guard.tally(buckets);
+    if let Some(wait) = tally.retry_after(now) {
+        return Err(ApiError::TooManyRequests(wait));
     }
+    let customer = customer.ok_or(ApiError::Unauthorized(
+        "the customer of this session no longer exists",
+    ))?;
+    let old_hash = customer.password_hash.as_deref();
+    if !state.passwords.verify(&current, old_hash).await {
+        tally.failed(&state.store, now).await?;
+        return Err(ApiError::Unauthorized(WRONG_PASSWORD));
+    }
+    tally.succeeded(&state.store).await?;
     let hash = state
         .passwords
         .hash(&new)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let now = rfc3339(Utc::now());
+    let version = state
+        .store
+        .set_password_hash(&phone, &hash, old_hash, &rfc3339(Utc::now()))
+        .await?
+        // Another change got in first: the current password is no longer this one.
+        .ok_or(ApiError::Unauthorized(WRONG_PASSWORD))?;
     state
         .store
-        .set_password_hash(&customer.phone(), &hash, &now)
+        .revoke_all_tokens(authed.session.id(), Some(version))
         .await?;
-    state.store.revoke_all_tokens(authed.session.id()).await?;
     http::ok(&json!({ "success": true }))
 }

@@ -1,15 +1,16 @@
 //! `POST /auth/login {phone_number, password, channel}`: password login on the web or a
 //! kiosk. An unknown phone and a wrong password get the same 401, after the same bcrypt
-//! work, so neither the body nor the timing tells them apart. Repeated failures lock the
-//! phone (429 with `Retry-After`, see `store::lockout`).
+//! work, so neither the body nor the timing tells them apart. Failures fill the phone's
+//! guessing buckets (429 with `Retry-After`, see `omnisession::guard`).
 
 use chrono::Utc;
 use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
+use omnisession::guard::Guard;
 use omnisession::http::{self, HttpResult};
-use omnisession::model::LoginResponse;
+use omnisession::logins::{Maker, NewLogin};
 use omnisession::passwords::Password;
 use omnisession::phone::PhoneNumber;
 use omnisession::sessions;
@@ -30,36 +31,36 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
         .map_err(|e| ApiError::field("phone_number", e))?;
     let password =
         Password::for_login(body.password).map_err(|e| ApiError::field("password", e))?;
-    http::ok(&password_login(state, &phone, &password, channel).await?)
-}
 
-/// Checks `password` for `phone` under the lockout and logs the customer in. Also serves
-/// a retried signup, so a signup cannot be used to guess passwords past the lockout.
-pub(crate) async fn password_login(
-    state: &AppState,
-    phone: &PhoneNumber,
-    password: &Password,
-    channel: Channel,
-) -> Result<LoginResponse, ApiError> {
     // Failures are counted per phone, known or not, so the lock tells nothing either.
-    let scope = format!("login#{phone}");
+    let guard = Guard::password(&phone, &http::source_ip(req));
     let now = Utc::now().timestamp();
-    let (customer, lockout) = state.store.customer_and_lockout(phone, &scope).await?;
+    let (customer, buckets) = state
+        .store
+        .customer_and_buckets(&phone, guard.keys())
+        .await?;
+    let tally = guard.tally(buckets);
     // Checked before bcrypt: during a lock even the right password is refused.
-    if let Some(wait) = lockout.retry_after(now) {
+    if let Some(wait) = tally.retry_after(now) {
         return Err(ApiError::TooManyRequests(wait));
     }
     let hash = customer.as_ref().and_then(|c| c.password_hash.as_deref());
     // Verifies against a dummy hash when there is no customer or no password.
-    let verified = state.passwords.verify(password, hash).await;
+    let verified = state.passwords.verify(&password, hash).await;
     let Some(customer) = customer.filter(|_| verified) else {
-        state.store.record_failure(&scope, lockout, now).await?;
+        tally.failed(&state.store, now).await?;
         return Err(ApiError::InvalidCredentials);
     };
-    if lockout.failures > 0 {
-        state.store.clear_lockout(&scope).await?;
-    }
-    sessions::enter(state, &customer, channel, Level::Password).await
+    tally.succeeded(&state.store).await?;
+    let login = NewLogin {
+        channel,
+        level: Level::Password,
+        maker: Maker::Password,
+        root: None,
+    };
+    // A password change since the check above refuses this login (401).
+    let version = Some(customer.password_version);
+    http::ok(&sessions::enter(state, &customer, login, version).await?)
 }
 
 #[cfg(test)]

@@ -1,10 +1,8 @@
 //! `POST /auth/signup`: creates a customer with a password and logs them in (201).
 //!
-//! A signup retried after a lost response finds its own customer: when the phone's
-//! customer has this very password, the retry is a login (200, a fresh token; the
-//! profile fields of the retry are ignored). A phone registered with another password,
-//! or with none (WhatsApp, kiosk, import), is a 409. That check counts as a failed
-//! password attempt under the login lockout, so signup is no way around it.
+//! A registered phone is a 409 whatever the password, so signup tells nothing about a
+//! password and counts nothing against the owner's logins. A client whose signup was
+//! answered 409 after a lost response logs in instead.
 
 use chrono::Utc;
 use lambda_http::Request;
@@ -13,6 +11,7 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::logins::{Maker, NewLogin};
 use omnisession::model::{parse_name, parse_profile_field, rfc3339};
 use omnisession::passwords::Password;
 use omnisession::phone::PhoneNumber;
@@ -20,8 +19,6 @@ use omnisession::sessions;
 use omnisession::store::{CreateCustomer, CustomerItem};
 use omnisession::token::Level;
 use serde::Deserialize;
-
-use crate::login;
 
 #[derive(Deserialize)]
 struct SignupRequest {
@@ -80,18 +77,20 @@ pub async fn signup(state: &AppState, req: &Request) -> HttpResult {
         match state.store.create_customer(&customer).await? {
             CreateCustomer::Created => break,
             CreateCustomer::PhoneTaken => {
-                return match login::password_login(state, &phone, &password, channel).await {
-                    Ok(entered) => http::ok(&entered),
-                    Err(ApiError::InvalidCredentials) => Err(ApiError::Conflict(
-                        "phone number is already registered".into(),
-                    )),
-                    Err(err) => Err(err),
-                };
+                return Err(ApiError::Conflict(
+                    "phone number is already registered; log in instead".into(),
+                ));
             }
             // A random 64-bit id collided: draw another.
             CreateCustomer::IdTaken => customer.customer_id = CustomerItem::generate_id(),
         }
     }
-    let entered = sessions::enter(state, &customer, channel, Level::Password).await?;
+    let login = NewLogin {
+        channel,
+        level: Level::Password,
+        maker: Maker::Password,
+        root: None,
+    };
+    let entered = sessions::enter(state, &customer, login, Some(customer.password_version)).await?;
     Ok(http::json(StatusCode::CREATED, &entered))
 }

@@ -15,17 +15,18 @@ use qrcode::render::svg;
 use serde_json::json;
 
 pub async fn init(state: &AppState, req: &Request) -> HttpResult {
-    let authed = sessions::authenticate(state, http::session_token(req)).await?;
-    if authed.login.level < Level::Password {
-        return Err(ApiError::Forbidden(
+    let authed = sessions::authenticate(state, http::session_token(req))
+        .await?
+        .require(
+            Level::Password,
             "a QR code can only be made from a password login",
-        ));
-    }
+        )?;
     let qr = QrToken::issue();
     let expires = Utc::now() + state.config.qr_ttl;
     let grant = QrGrant {
         session_id: authed.session.id().to_string(),
         issuer_token_id: authed.token_id.clone(),
+        issuer_root: Some(authed.root().to_string()),
         phone: authed.session.phone.clone(),
         max_expires_at: authed.session.max_expires_at,
     };

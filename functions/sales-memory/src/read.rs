@@ -4,6 +4,7 @@ use lambda_http::{Request, RequestExt};
 use omnisession::AppState;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::store::SessionItem;
 use serde_json::json;
 
 use crate::access::reader;
@@ -41,7 +42,17 @@ pub async fn context(state: &AppState, req: &Request, sid: &str) -> HttpResult {
         "cart": session.cart,
         "created_at": session.created_at,
         "updated_at": session.updated_at,
+        "written_by": written_by(&session),
     }))
+}
+
+/// Who wrote the summary and each recommended SKU: the agent, or a customer's client
+/// where `CUSTOMER_MEMORY_WRITES=all` lets it (messages carry their own `written_by`).
+fn written_by(session: &SessionItem) -> serde_json::Value {
+    json!({
+        "conversation_summary": session.summary_by.unwrap_or_default(),
+        "last_recommended_skus": session.sku_authors(),
+    })
 }
 
 /// `GET /session/{sid}/summary`; `total_messages` counts the whole history.
@@ -52,6 +63,7 @@ pub async fn summary(state: &AppState, req: &Request, sid: &str) -> HttpResult {
         "summary": session.summary,
         "total_messages": session.message_count,
         "last_updated": session.updated_at,
+        "written_by": session.summary_by.unwrap_or_default(),
     }))
 }
 
@@ -62,6 +74,7 @@ pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> Http
     http::ok(&json!({
         "last_recommended_skus": skus,
         "total_recommendations": skus.len(),
+        "written_by": session.sku_authors(),
     }))
 }
 

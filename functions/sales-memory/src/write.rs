@@ -9,7 +9,9 @@ use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
 use omnisession::idempotency::{self, Written};
-use omnisession::model::{ChatMessage, MessageText, Role, Sku, limits, parse_summary, rfc3339};
+use omnisession::model::{
+    Author, ChatMessage, MessageText, Role, Sku, limits, parse_summary, rfc3339,
+};
 use omnisession::sessions;
 use omnisession::store::{SessionChanges, SessionItem};
 use serde::Deserialize;
@@ -47,6 +49,7 @@ pub async fn summary(state: &AppState, req: &Request, sid: &str) -> HttpResult {
         &session,
         SessionChanges {
             summary: Some(summary),
+            by: Author::Agent,
             ..Default::default()
         },
     )
@@ -78,6 +81,7 @@ pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> Http
     }
     let changes = SessionChanges {
         skus,
+        by: Author::Agent,
         dedupe: idempotency::from_request(req, &format!("recommendations#{sid}"))?,
         ..Default::default()
     };
@@ -121,9 +125,11 @@ pub async fn message(state: &AppState, req: &Request, sid: &str) -> HttpResult {
         content: body.content,
         channel,
         at: rfc3339(Utc::now()),
+        written_by: Author::Agent,
     };
     let changes = SessionChanges {
         messages: vec![message.clone()],
+        by: Author::Agent,
         dedupe: idempotency::from_request(req, &format!("messages#{sid}"))?,
         ..Default::default()
     };

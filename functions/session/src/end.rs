@@ -1,11 +1,13 @@
 //! `POST /session/end {scope?}`: `local` (the default) ends this login only, so logging
 //! out of a public kiosk leaves the customer's phone signed in; `global` ends the session
-//! on every channel.
+//! on every channel and needs a `password`-level login (a kiosk that typed a phone number
+//! must not wipe the customer's chat and cart).
 
 use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::http::{self, HttpResult};
 use omnisession::sessions;
+use omnisession::token::Level;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -38,7 +40,13 @@ pub async fn end(state: &AppState, req: &Request) -> HttpResult {
                 .revoke_token(authed.session.id(), &authed.token_id)
                 .await?;
         }
-        Scope::Global => state.store.end_session(&authed.session).await?,
+        Scope::Global => {
+            let authed = authed.require(
+                Level::Password,
+                "ending the session on every channel needs a password login",
+            )?;
+            state.store.end_session(&authed.session).await?
+        }
     }
     let scope = if body.scope == Scope::Global {
         "global"

@@ -1,16 +1,22 @@
 //! `POST /session/login {phone_number, name?, channel: "whatsapp"}`: phone-only login,
-//! accepted only when signed by the WhatsApp provider or our bot with
-//! `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the app secret).
+//! accepted only when signed by our WhatsApp bot: `X-Omnisession-Timestamp: <epoch
+//! seconds>` and `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw
+//! body>">`, keyed with the app secret, within 5 minutes of now. A captured request thus
+//! stops working after 5 minutes. The untimed form (HMAC of the body alone) is accepted
+//! only with `ACCEPT_UNTIMED_LOGIN_SIGNATURES=1`, for bots not yet updated.
 
+use chrono::Utc;
 use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::logins::{Maker, NewLogin};
 use omnisession::model::parse_name;
 use omnisession::phone::PhoneNumber;
-use omnisession::secrets::valid_hub_signature;
+use omnisession::secrets::{timed_payload, valid_hub_signature};
 use omnisession::sessions;
+use omnisession::token::Level;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -21,15 +27,51 @@ struct PhoneLoginRequest {
     channel: Channel,
 }
 
-pub async fn login(state: &AppState, req: &Request) -> HttpResult {
+/// How far a signed timestamp may be from now, either way.
+const MAX_SKEW_SECS: i64 = 5 * 60;
+
+const BAD_SIGNATURE: &str = "X-Hub-Signature-256 is missing or does not match \
+    \"<X-Omnisession-Timestamp>.<body>\"";
+
+/// Checks the bot's signature, and that it was made within [`MAX_SKEW_SECS`] of now.
+fn check_signature(state: &AppState, req: &Request) -> Result<(), ApiError> {
     let secret = &state.config.whatsapp_app_secret;
     let signature = http::header(req, http::HUB_SIGNATURE);
     // An unset secret must not turn into "any HMAC with an empty key is valid".
-    if secret.expose().is_empty() || !valid_hub_signature(secret, http::raw_body(req), signature) {
+    if secret.expose().is_empty() {
+        return Err(ApiError::Unauthorized(BAD_SIGNATURE));
+    }
+    let Some(signed_at) = http::header(req, http::SIGNED_AT).map(str::trim) else {
+        if state.config.accept_untimed_login_signatures
+            && valid_hub_signature(secret, http::raw_body(req), signature)
+        {
+            return Ok(());
+        }
         return Err(ApiError::Unauthorized(
-            "X-Hub-Signature-256 is missing or does not match the body",
+            "X-Omnisession-Timestamp and X-Hub-Signature-256 are required: \
+             the HMAC-SHA256 of \"<timestamp>.<body>\" with the app secret",
+        ));
+    };
+    if !valid_hub_signature(
+        secret,
+        &timed_payload(signed_at, http::raw_body(req)),
+        signature,
+    ) {
+        return Err(ApiError::Unauthorized(BAD_SIGNATURE));
+    }
+    let fresh = signed_at
+        .parse::<i64>()
+        .is_ok_and(|at| (Utc::now().timestamp() - at).abs() <= MAX_SKEW_SECS);
+    if !fresh {
+        return Err(ApiError::Unauthorized(
+            "X-Omnisession-Timestamp is not within 5 minutes of now; sign the request afresh",
         ));
     }
+    Ok(())
+}
+
+pub async fn login(state: &AppState, req: &Request) -> HttpResult {
+    check_signature(state, req)?;
     let body: PhoneLoginRequest = http::parse_json(req, state.config.max_body_bytes)?;
     if body.channel != Channel::Whatsapp {
         return Err(ApiError::field(
@@ -45,7 +87,12 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
         .map(parse_name)
         .transpose()
         .map_err(|e| ApiError::field("name", e))?;
-    let entered =
-        sessions::phone_login(state, &phone, name.as_deref(), None, Channel::Whatsapp).await?;
+    let login = NewLogin {
+        channel: Channel::Whatsapp,
+        level: Level::Phone,
+        maker: Maker::Whatsapp,
+        root: None,
+    };
+    let entered = sessions::phone_login(state, &phone, name.as_deref(), None, login).await?;
     http::ok(&entered)
 }

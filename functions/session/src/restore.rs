@@ -9,6 +9,7 @@ use serde_json::json;
 
 pub async fn restore(state: &AppState, req: &Request) -> HttpResult {
     let authed = sessions::authenticate(state, http::session_token(req)).await?;
-    let session = sessions::touch(state, authed.session).await?;
-    http::ok(&json!({ "session": sessions::view(&session, authed.login.channel) }))
+    let channel = authed.login.channel;
+    let session = sessions::touch(state, authed).await?;
+    http::ok(&json!({ "session": sessions::view(&session, channel) }))
 }

@@ -7,9 +7,12 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::logins::{Maker, NewLogin};
 use omnisession::model::deserialize_customer_id;
 use omnisession::phone::PhoneNumber;
-use omnisession::sessions;
+use omnisession::secrets::fingerprint;
+use omnisession::sessions::{self, Mint};
+use omnisession::token::Level;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -20,15 +23,17 @@ struct StartRequest {
     customer_id: Option<String>,
 }
 
+const INVALID_TOKEN: &str = "session token is invalid or expired; log in again";
+
 pub async fn start(state: &AppState, req: &Request) -> HttpResult {
-    let kiosk = match http::header(req, http::KIOSK_KEY) {
-        Some(key) if state.config.kiosk_keys.contains(key) => true,
+    let kiosk_key = match http::header(req, http::KIOSK_KEY) {
+        Some(key) if state.config.kiosk_keys.contains(key) => Some(key),
         Some(_) => {
             return Err(ApiError::Unauthorized(
                 "X-Kiosk-Key is not a registered kiosk key",
             ));
         }
-        None if http::session_token(req).is_some() => false,
+        None if http::session_token(req).is_some() => None,
         None => {
             return Err(ApiError::Unauthorized(
                 "a registered kiosk's X-Kiosk-Key or a session token of the same phone is required",
@@ -39,25 +44,25 @@ pub async fn start(state: &AppState, req: &Request) -> HttpResult {
     let phone = PhoneNumber::parse(&body.phone, state.config.phone_region)
         .map_err(|e| ApiError::field("phone", e))?;
 
-    if kiosk {
+    if let Some(key) = kiosk_key {
         if body.channel != Channel::Kiosk {
             return Err(ApiError::Forbidden(
                 "a kiosk key can only start kiosk sessions",
             ));
         }
-        let entered = sessions::phone_login(
-            state,
-            &phone,
-            None,
-            body.customer_id.as_deref(),
-            Channel::Kiosk,
-        )
-        .await?;
+        let login = NewLogin {
+            channel: Channel::Kiosk,
+            level: Level::Phone,
+            maker: Maker::Kiosk(fingerprint(key)),
+            root: None,
+        };
+        let entered =
+            sessions::phone_login(state, &phone, None, body.customer_id.as_deref(), login).await?;
         return http::ok(&entered);
     }
 
-    // A logged-in customer opening another channel: the new login is worth what the
-    // presented one was.
+    // A logged-in customer opening another channel: the new login is minted from the
+    // presented one, into its very session, and is worth what that one was.
     let authed = sessions::authenticate(state, http::session_token(req)).await?;
     if authed.session.phone != phone.as_str() {
         return Err(ApiError::Unauthorized(
@@ -75,6 +80,17 @@ pub async fn start(state: &AppState, req: &Request) -> HttpResult {
             "does not belong to this phone number",
         ));
     }
-    let entered = sessions::enter(state, &customer, body.channel, authed.login.level).await?;
+    let mint = Mint {
+        session_id: authed.session.id(),
+        max_expires_at: authed.session.max_expires_at,
+        minter: &authed.token_id,
+        root: authed.root(),
+        channel: body.channel,
+        level: authed.login.level,
+    };
+    let entered = sessions::mint(state, &mint, &customer)
+        .await?
+        // Signed out (or the session ended) since the token was checked.
+        .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
     http::ok(&entered)
 }

@@ -2,6 +2,11 @@
 //! messages, replaces the cart, records recommended SKUs, sets the summary, in one
 //! atomic write that never overwrites a concurrent writer's messages or SKUs. An
 //! `Idempotency-Key` makes a retried update a no-op (see `omnisession::idempotency`).
+//!
+//! Everything is stored as written by the customer on the token's channel, `assistant`
+//! messages included, so the sales agent never takes a client's words for its own. The
+//! summary and the SKUs are the agent's memory: a customer token may set them only where
+//! `CUSTOMER_MEMORY_WRITES=all` keeps old front ends working (403 otherwise).
 
 use chrono::Utc;
 use lambda_http::Request;
@@ -9,7 +14,9 @@ use omnisession::AppState;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
 use omnisession::idempotency::{self, Written};
-use omnisession::model::{CartItem, ChatMessage, NewMessage, Sku, limits, parse_summary, rfc3339};
+use omnisession::model::{
+    Author, CartItem, ChatMessage, NewMessage, Sku, limits, parse_summary, rfc3339,
+};
 use omnisession::sessions;
 use omnisession::store::SessionChanges;
 use serde::Deserialize;
@@ -52,6 +59,14 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
         .map(parse_summary)
         .transpose()
         .map_err(|e| ApiError::field("summary", e))?;
+    if (summary.is_some() || body.recommended_skus.is_some())
+        && !state.config.customer_memory_writes
+    {
+        return Err(ApiError::Forbidden(
+            "summary and recommended_skus are the sales agent's memory; \
+             a customer token may send messages and the cart",
+        ));
+    }
     if body.messages.is_none()
         && body.cart.is_none()
         && body.recommended_skus.is_none()
@@ -66,6 +81,7 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
     let now = Utc::now();
     let at = rfc3339(now);
     let channel = authed.login.channel;
+    let by = Author::Customer(channel);
     let mut skus: Vec<Sku> = Vec::new();
     for sku in body.recommended_skus.unwrap_or_default() {
         // A SKU named twice counts once, at its last position.
@@ -82,11 +98,13 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
                 content: m.content,
                 channel,
                 at: at.clone(),
+                written_by: by,
             })
             .collect(),
         cart: body.cart,
         skus,
         summary,
+        by,
         dedupe: idempotency::from_request(req, &format!("update#{}", authed.session.id()))?,
     };
     let expires_at = sessions::next_expiry(state, now, authed.session.max_expires_at);

@@ -8,7 +8,7 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
-use omnisession::model::{ChatMessage, Role, parse_name};
+use omnisession::model::{Author, ChatMessage, Role, parse_name};
 use omnisession::phone::PhoneNumber;
 use omnisession::secrets::valid_hub_signature;
 use omnisession::sessions;
@@ -86,13 +86,14 @@ async fn file(state: &AppState, message: Inbound) -> Result<Filed, ApiError> {
         content: message.content,
         channel: Channel::Whatsapp,
         at: message.at,
+        written_by: Author::Customer(Channel::Whatsapp),
     };
     // Twice at most: a session that ends between the login and the write is replaced.
     for _ in 0..2 {
-        let session =
-            sessions::phone_session(state, &phone, name.as_deref(), Channel::Whatsapp).await?;
+        let session = sessions::phone_session(state, &phone, name.as_deref()).await?;
         let changes = SessionChanges {
             messages: vec![chat.clone()],
+            by: Author::Customer(Channel::Whatsapp),
             // A message id is the whole identity of a delivery (no body to compare), so
             // every fingerprint is empty and any seen id, however written, is a duplicate.
             dedupe: Some(Dedupe {

@@ -1,7 +1,7 @@
 //! Customers: `phone#<e164>` holds the record, `customer#<id>` claims the id.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreResult, classify, if_condition_held, unexpected};
@@ -37,6 +37,10 @@ pub struct CustomerItem {
     /// bcrypt hash; absent for customers who came by WhatsApp or the CSV import.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
+    /// Counts password changes, so that a change can void password checks made just
+    /// before it (see `SessionItem::password_version`).
+    #[serde(default)]
+    pub password_version: i64,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -55,6 +59,7 @@ impl CustomerItem {
             building_name: None,
             address_landmark: None,
             password_hash: None,
+            password_version: 0,
             created_at: now.to_string(),
             updated_at: now.to_string(),
         }
@@ -195,25 +200,39 @@ impl Store {
         }
     }
 
-    /// Sets a customer's password hash; `false` when the phone has no customer.
+    /// Sets a customer's password hash and counts the change. With `replacing`, only while
+    /// the stored hash is still that one (two changes racing: one wins). The new password
+    /// version, or `None` when the phone has no customer or the hash has changed meanwhile.
     pub async fn set_password_hash(
         &self,
         phone: &PhoneNumber,
         hash: &str,
+        replacing: Option<&str>,
         now: &str,
-    ) -> StoreResult<bool> {
-        let result = self
+    ) -> StoreResult<Option<i64>> {
+        let mut request = self
             .db
             .update_item()
             .table_name(&self.tables.customers)
             .key("pk", phone_key(phone.as_str()))
-            .update_expression("SET password_hash = :h, updated_at = :now")
+            .update_expression(
+                "SET password_hash = :h, updated_at = :now, \
+                 password_version = if_not_exists(password_version, :zero) + :one",
+            )
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":h", AttributeValue::S(hash.to_string()))
             .expression_attribute_values(":now", AttributeValue::S(now.to_string()))
-            .send()
-            .await;
-        Ok(if_condition_held(result)?.is_some())
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::UpdatedNew);
+        if let Some(old) = replacing {
+            request = request
+                .condition_expression("attribute_exists(pk) AND password_hash = :old")
+                .expression_attribute_values(":old", AttributeValue::S(old.to_string()));
+        }
+        let result = request.send().await;
+        Ok(if_condition_held(result)?
+            .and_then(|out| super::number(out.attributes.as_ref()?, "password_version")))
     }
 
     /// Loads one row of the old system's customers.csv. Running it again with the same row
@@ -234,6 +253,7 @@ impl Store {
             Some(existing) if existing.customer_id == row.customer_id => {
                 let mut updated = row.clone();
                 updated.password_hash = existing.password_hash;
+                updated.password_version = existing.password_version;
                 updated.created_at = existing.created_at;
                 self.db
                     .put_item()

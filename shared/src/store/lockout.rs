@@ -1,75 +1,50 @@
-//! Lockouts against guessing (passwords per phone, QR codes per kiosk key): after
-//! [`FREE_FAILURES`] failures within [`QUIET_SECS`], each further failure locks the scope
-//! for 2^(n−5) seconds, capped at 15 minutes. A success, or 15 quiet minutes, resets it.
-//! State lives in the sessions table under `lockout#<scope>` and expires with its TTL.
+//! The buckets of failed attempts (`guard`'s rules) as `lockout#<key>` items in the
+//! sessions table, expiring with their TTL once drained.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::{CustomerItem, Store, StoreResult, classify, unexpected};
+use super::{CustomerItem, Store, StoreError, StoreResult, classify, unexpected};
+use crate::guard::Bucket;
 use crate::phone::PhoneNumber;
-
-/// Failures allowed before the first lock.
-pub const FREE_FAILURES: u32 = 5;
-/// Failures further apart than this start counting afresh.
-pub const QUIET_SECS: i64 = 15 * 60;
-/// The longest lock.
-pub const MAX_LOCK_SECS: i64 = 15 * 60;
-
-/// A scope's failure record.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Lockout {
-    pub failures: u32,
-    pub last_failure: i64,
-    pub locked_until: i64,
-}
-
-impl Lockout {
-    /// Seconds to wait, when locked.
-    pub fn retry_after(&self, now: i64) -> Option<u64> {
-        (self.locked_until > now).then(|| (self.locked_until - now) as u64)
-    }
-
-    /// The record after one more failure at `now`.
-    pub fn after_failure(&self, now: i64) -> Lockout {
-        let failures = if now - self.last_failure > QUIET_SECS {
-            1
-        } else {
-            self.failures + 1
-        };
-        let locked_until = if failures >= FREE_FAILURES {
-            let exponent = (failures - FREE_FAILURES).min(20);
-            now + (1_i64 << exponent).min(MAX_LOCK_SECS)
-        } else {
-            0
-        };
-        Lockout {
-            failures,
-            last_failure: now,
-            locked_until,
-        }
-    }
-}
 
 fn key(scope: &str) -> AttributeValue {
     AttributeValue::S(format!("lockout#{scope}"))
 }
 
-fn read(item: &HashMap<String, AttributeValue>) -> Lockout {
-    let number = |name: &str| super::number(item, name).unwrap_or(0);
-    Lockout {
-        failures: number("failures") as u32,
-        last_failure: number("last_failure"),
-        locked_until: number("locked_until"),
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn read(item: &HashMap<String, AttributeValue>) -> Bucket {
+    let number = |name: &str| super::number(item, name);
+    Bucket {
+        failures: number("failures")
+            .unwrap_or(0)
+            .clamp(0, i64::from(u32::MAX)) as u32,
+        // Items written before the leaky buckets kept `last_failure` instead.
+        leak_from: number("leak_from")
+            .or_else(|| number("last_failure"))
+            .unwrap_or(0),
+        locked_until: number("locked_until").unwrap_or(0),
     }
 }
 
-/// Tries of a failure record that raced another one.
-const RECORD_ATTEMPTS: usize = 4;
+fn keys_and_attributes(keys: Vec<AttributeValue>) -> StoreResult<KeysAndAttributes> {
+    KeysAndAttributes::builder()
+        .set_keys(Some(
+            keys.into_iter()
+                .map(|k| HashMap::from([("pk".to_string(), k)]))
+                .collect(),
+        ))
+        .consistent_read(true)
+        .build()
+        .map_err(unexpected)
+}
 
 impl Store {
-    pub async fn lockout(&self, scope: &str) -> StoreResult<Lockout> {
+    pub async fn bucket(&self, scope: &str) -> StoreResult<Bucket> {
         let out = self
             .db
             .get_item()
@@ -82,32 +57,39 @@ impl Store {
         Ok(out.item.as_ref().map(read).unwrap_or_default())
     }
 
-    /// A phone's customer and its password lockout, in one round trip.
-    pub async fn customer_and_lockout(
+    /// Two buckets in one round trip, in the order of `scopes`.
+    pub async fn buckets(&self, scopes: [&str; 2]) -> StoreResult<[Bucket; 2]> {
+        let (_, buckets) = self.read_with_buckets(None, scopes).await?;
+        Ok(buckets)
+    }
+
+    /// A phone's customer and two buckets, in one round trip.
+    pub async fn customer_and_buckets(
         &self,
         phone: &PhoneNumber,
-        scope: &str,
-    ) -> StoreResult<(Option<CustomerItem>, Lockout)> {
-        let keys = |k: AttributeValue| {
-            KeysAndAttributes::builder()
-                .keys(HashMap::from([("pk".to_string(), k)]))
-                .consistent_read(true)
-                .build()
-                .map_err(unexpected)
-        };
-        let out = self
-            .db
-            .batch_get_item()
-            .request_items(
+        scopes: [&str; 2],
+    ) -> StoreResult<(Option<CustomerItem>, [Bucket; 2])> {
+        self.read_with_buckets(Some(phone), scopes).await
+    }
+
+    async fn read_with_buckets(
+        &self,
+        phone: Option<&PhoneNumber>,
+        scopes: [&str; 2],
+    ) -> StoreResult<(Option<CustomerItem>, [Bucket; 2])> {
+        let mut request = self.db.batch_get_item().request_items(
+            &self.tables.sessions,
+            keys_and_attributes(scopes.iter().map(|s| key(s)).collect())?,
+        );
+        if let Some(phone) = phone {
+            request = request.request_items(
                 &self.tables.customers,
-                keys(AttributeValue::S(format!("phone#{phone}")))?,
-            )
-            .request_items(&self.tables.sessions, keys(key(scope))?)
-            .send()
-            .await
-            .map_err(classify)?;
+                keys_and_attributes(vec![AttributeValue::S(format!("phone#{phone}"))])?,
+            );
+        }
+        let out = request.send().await.map_err(classify)?;
         if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
-            return Err(super::StoreError::Unavailable(
+            return Err(StoreError::Unavailable(
                 "BatchGetItem left keys unprocessed".into(),
             ));
         }
@@ -117,67 +99,58 @@ impl Store {
             .and_then(|items| items.into_iter().next())
             .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
             .transpose()?;
-        let lockout = responses
-            .remove(&self.tables.sessions)
-            .and_then(|items| items.into_iter().next())
-            .map(|item| read(&item))
-            .unwrap_or_default();
-        Ok((customer, lockout))
+        let found = responses.remove(&self.tables.sessions).unwrap_or_default();
+        let bucket = |scope: &str| {
+            let pk = key(scope);
+            found
+                .iter()
+                .find(|item| item.get("pk") == Some(&pk))
+                .map(read)
+                .unwrap_or_default()
+        };
+        Ok((customer, [bucket(scopes[0]), bucket(scopes[1])]))
     }
 
-    /// Counts a failure (on top of `seen`, re-read if another failure got in first) and
-    /// returns the new record.
-    pub async fn record_failure(
+    /// Writes `next` over the bucket if it still is `seen`; `false` when another failure
+    /// got in first.
+    pub async fn put_bucket(
         &self,
         scope: &str,
-        mut seen: Lockout,
-        now: i64,
-    ) -> StoreResult<Lockout> {
-        for _ in 0..RECORD_ATTEMPTS {
-            let next = seen.after_failure(now);
-            let result = self
-                .db
-                .put_item()
-                .table_name(&self.tables.sessions)
-                .item("pk", key(scope))
-                .item("failures", AttributeValue::N(next.failures.to_string()))
-                .item(
-                    "last_failure",
-                    AttributeValue::N(next.last_failure.to_string()),
-                )
-                .item(
-                    "locked_until",
-                    AttributeValue::N(next.locked_until.to_string()),
-                )
-                .item(
-                    "expires_at",
-                    AttributeValue::N((now + QUIET_SECS + MAX_LOCK_SECS).to_string()),
-                )
-                .condition_expression(
-                    "attribute_not_exists(pk) OR (failures = :n AND last_failure = :t)",
-                )
-                .expression_attribute_values(":n", AttributeValue::N(seen.failures.to_string()))
-                .expression_attribute_values(":t", AttributeValue::N(seen.last_failure.to_string()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(next),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    seen = self.lockout(scope).await?;
-                }
-                Err(e) => return Err(classify(e)),
+        next: &Bucket,
+        seen: &Bucket,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
+        let result = self
+            .db
+            .put_item()
+            .table_name(&self.tables.sessions)
+            .item("pk", key(scope))
+            .item("failures", n(i64::from(next.failures)))
+            .item("leak_from", n(next.leak_from))
+            .item("locked_until", n(next.locked_until))
+            .item("expires_at", n(expires_at))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (failures = :n AND locked_until = :l \
+                 AND (leak_from = :t OR (attribute_not_exists(leak_from) AND last_failure = :t)))",
+            )
+            .expression_attribute_values(":n", n(i64::from(seen.failures)))
+            .expression_attribute_values(":l", n(seen.locked_until))
+            .expression_attribute_values(":t", n(seen.leak_from))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
             }
+            Err(e) => Err(classify(e)),
         }
-        Err(super::StoreError::Unavailable(
-            "failure record kept racing".into(),
-        ))
     }
 
-    /// Forgets a scope's failures after a success.
-    pub async fn clear_lockout(&self, scope: &str) -> StoreResult<()> {
+    pub async fn delete_bucket(&self, scope: &str) -> StoreResult<()> {
         self.db
             .delete_item()
             .table_name(&self.tables.sessions)
@@ -189,37 +162,28 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn five_failures_are_free_then_the_lock_doubles_up_to_fifteen_minutes() {
-        let mut record = Lockout::default();
-        let now = 1_000_000;
-        for _ in 0..4 {
-            record = record.after_failure(now);
-            assert_eq!(record.retry_after(now), None);
-        }
-        let waits: Vec<u64> = (0..14)
-            .map(|_| {
-                record = record.after_failure(now);
-                record.retry_after(now).unwrap()
-            })
-            .collect();
-        assert_eq!(&waits[..5], &[1, 2, 4, 8, 16]);
-        assert_eq!(*waits.last().unwrap(), 900);
-    }
-
-    #[test]
-    fn fifteen_quiet_minutes_reset_the_count() {
-        let mut record = Lockout::default();
-        for _ in 0..6 {
-            record = record.after_failure(1_000);
-        }
-        assert!(record.retry_after(1_000).is_some());
-        let later = record.after_failure(1_000 + QUIET_SECS + 1);
-        assert_eq!(later.failures, 1);
-        assert_eq!(later.retry_after(1_000 + QUIET_SECS + 1), None);
+impl Store {
+    /// Counts one event in the fixed window `window` (a `rate#<window>` item expiring at
+    /// `expires_at`) unless it already holds `cap`: then `false`, and nothing is counted.
+    /// One conditional write, no read.
+    pub async fn count_in_window(
+        &self,
+        window: &str,
+        cap: u32,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", AttributeValue::S(format!("rate#{window}")))
+            .update_expression("ADD hits :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(hits) OR hits < :cap")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":cap", n(i64::from(cap)))
+            .expression_attribute_values(":exp", n(expires_at))
+            .send()
+            .await;
+        Ok(super::if_condition_held(result)?.is_some())
     }
 }

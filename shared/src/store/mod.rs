@@ -7,9 +7,9 @@
 //! - sessions: `<session id>` holds a session with its logins' token hashes and the
 //!   latest chat window; `phone#<e164>` is the lock that makes one live session per
 //!   phone. The `phone-index` GSI finds a phone's session across channels. `qr#<hash>`
-//!   holds a QR handoff code; `lockout#…` counts failed attempts (passwords per phone,
-//!   QR codes per kiosk key);
-//!   `seen#…` remembers delivered WhatsApp message ids.
+//!   holds a QR handoff code; `lockout#…` counts failed attempts (`guard`'s buckets);
+//!   `rate#…` counts events in a fixed window (logins minted per hour); `seen#…`
+//!   remembers delivered WhatsApp message ids and `Idempotency-Key`s.
 //! - messages: every chat message, keyed by session id and a time-ordered sort key.
 
 mod customers;
@@ -30,10 +30,10 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
-pub use lockout::Lockout;
 pub use qr::QrGrant;
 pub use sessions::{
-    Applied, CreateSession, Dedupe, MAX_TOKENS, SessionChanges, SessionItem, TokenEntry,
+    Applied, CreateSession, Dedupe, JoinTerms, Joined, SessionChanges, SessionItem, SkuMark,
+    TokenEntry,
 };
 
 use crate::config::{Config, Tables};

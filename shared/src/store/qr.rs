@@ -11,6 +11,9 @@ pub struct QrGrant {
     pub session_id: String,
     /// The login that made the code: logging it out voids the code.
     pub issuer_token_id: String,
+    /// That login's root (`logins`): the kiosk's login stands on it. Absent on codes made
+    /// before roots were recorded.
+    pub issuer_root: Option<String>,
     pub phone: String,
     pub max_expires_at: i64,
 }
@@ -25,7 +28,8 @@ fn n(v: i64) -> AttributeValue {
 
 impl Store {
     pub async fn put_qr(&self, hash: &str, grant: &QrGrant, expires_at: i64) -> StoreResult<()> {
-        self.db
+        let mut request = self
+            .db
             .put_item()
             .table_name(&self.tables.sessions)
             .item("pk", key(hash))
@@ -36,10 +40,11 @@ impl Store {
             )
             .item("owner_phone", AttributeValue::S(grant.phone.clone()))
             .item("max_expires_at", n(grant.max_expires_at))
-            .item("expires_at", n(expires_at))
-            .send()
-            .await
-            .map_err(classify)?;
+            .item("expires_at", n(expires_at));
+        if let Some(root) = &grant.issuer_root {
+            request = request.item("issuer_root", AttributeValue::S(root.clone()));
+        }
+        request.send().await.map_err(classify)?;
         Ok(())
     }
 
@@ -73,6 +78,7 @@ impl Store {
             Some(QrGrant {
                 session_id: text(&item, "session_id")?,
                 issuer_token_id: text(&item, "issuer_token_id")?,
+                issuer_root: text(&item, "issuer_root"),
                 phone: text(&item, "owner_phone")?,
                 max_expires_at: number(&item, "max_expires_at")?,
             })

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -15,7 +16,8 @@ use super::{
     Store, StoreResult, backoff, classify, if_condition_held, number, retry_conflicts, unexpected,
 };
 use crate::channel::Channel;
-use crate::model::{CartItem, ChatMessage, Sku, limits};
+use crate::logins::{self, Maker};
+use crate::model::{Author, CartItem, ChatMessage, Sku, limits};
 use crate::token::Level;
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -37,6 +39,15 @@ pub struct TokenEntry {
     pub channel: Channel,
     pub level: Level,
     pub issued_at: String,
+    /// Who made the login (see `logins`); absent on logins stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Maker>,
+    /// The direct login a minted login stands on; absent for a direct login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// Written at most once per touch interval, like the session's expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
 }
 
 /// A session as stored.
@@ -54,8 +65,11 @@ pub struct SessionItem {
     pub recent: Vec<ChatMessage>,
     pub message_count: u64,
     pub summary: String,
-    /// SKU → recency; a higher number is a later recommendation.
-    pub skus: HashMap<String, i64>,
+    /// Who wrote the summary; absent on sessions stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_by: Option<Author>,
+    /// SKU → when and by whom it was recommended.
+    pub skus: HashMap<String, SkuMark>,
     pub cart: Vec<CartItem>,
     pub created_at: String,
     pub updated_at: String,
@@ -63,6 +77,10 @@ pub struct SessionItem {
     pub expires_at: i64,
     /// Epoch seconds; the absolute cap that `expires_at` never passes.
     pub max_expires_at: i64,
+    /// The customer's password version when the password last changed (or the session
+    /// started): a password login checked against an older password cannot join.
+    #[serde(default)]
+    pub password_version: i64,
 }
 
 impl SessionItem {
@@ -90,9 +108,60 @@ impl SessionItem {
     }
 
     fn all_skus(&self) -> Vec<String> {
-        let mut skus: Vec<(&i64, &String)> = self.skus.iter().map(|(k, v)| (v, k)).collect();
+        let mut skus: Vec<(i64, &String)> = self.skus.iter().map(|(k, v)| (v.rank, k)).collect();
         skus.sort();
         skus.into_iter().map(|(_, k)| k.clone()).collect()
+    }
+
+    /// Who recommended each SKU of [`SessionItem::recommended_skus`].
+    pub fn sku_authors(&self) -> std::collections::BTreeMap<String, Author> {
+        self.recommended_skus()
+            .into_iter()
+            .map(|sku| {
+                let by = self.skus.get(&sku).and_then(|m| m.by).unwrap_or_default();
+                (sku, by)
+            })
+            .collect()
+    }
+}
+
+/// When a SKU was recommended (a higher rank is later) and by whom. Stored as
+/// `"<rank> <author>"`; sessions written before authors were recorded hold the bare rank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SkuMark {
+    pub rank: i64,
+    pub by: Option<Author>,
+}
+
+impl Serialize for SkuMark {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.by {
+            None => serializer.serialize_i64(self.rank),
+            Some(by) => serializer.serialize_str(&format!("{} {by}", self.rank)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SkuMark {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Rank(i64),
+            Marked(String),
+        }
+        match Stored::deserialize(deserializer)? {
+            Stored::Rank(rank) => Ok(SkuMark { rank, by: None }),
+            Stored::Marked(text) => {
+                let (rank, by) = text
+                    .split_once(' ')
+                    .ok_or_else(|| serde::de::Error::custom("a SKU mark is \"<rank> <author>\""))?;
+                Ok(SkuMark {
+                    rank: rank.parse().map_err(serde::de::Error::custom)?,
+                    by: Some(Author::try_from(by.to_string()).map_err(serde::de::Error::custom)?),
+                })
+            }
+        }
     }
 }
 
@@ -104,6 +173,8 @@ pub struct SessionChanges {
     pub cart: Option<Vec<CartItem>>,
     pub skus: Vec<Sku>,
     pub summary: Option<String>,
+    /// Who writes the summary and SKUs (messages carry their own author).
+    pub by: Author,
     /// Makes the write happen at most once: a second write with the same key (a
     /// redelivered WhatsApp message, a client's retry) changes nothing.
     pub dedupe: Option<Dedupe>,
@@ -135,6 +206,28 @@ pub enum Applied {
     Replayed(Option<Box<SessionItem>>),
     /// The dedupe key was written before by a different request: nothing changed.
     KeyReused,
+}
+
+/// What must still hold for a login to join a session, checked in the same write.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JoinTerms<'a> {
+    /// (minting login, its root): a minted login is written only while both stand, so a
+    /// revocation racing with the mint wins.
+    pub minted_by: Option<(&'a str, &'a str)>,
+    /// The password version a password login was checked against: no password change
+    /// may have happened since.
+    pub password_version: Option<i64>,
+}
+
+/// The outcome of [`Store::join_session`].
+#[derive(Debug)]
+pub enum Joined {
+    Joined(Box<SessionItem>),
+    /// The session has ended or expired.
+    Gone,
+    /// The session is live but the terms failed: the minting login was signed out, or the
+    /// password changed.
+    Refused,
 }
 
 /// The outcome of trying to start a new session for a phone.
@@ -193,17 +286,16 @@ impl Store {
     }
 
     /// Adds a login to a live session: its channel, its token (the webhook's logins have
-    /// none), a slid expiry. `None` when the session has ended or expired meanwhile, or
-    /// when `vouched_by` (the login that made a QR code) has been signed out.
+    /// none), a slid expiry, in one write that holds only while `terms` do.
     pub async fn join_session(
         &self,
         session_id: &str,
         channel: Channel,
         token: Option<(&str, &TokenEntry)>,
-        vouched_by: Option<&str>,
+        terms: &JoinTerms<'_>,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
-    ) -> StoreResult<Option<SessionItem>> {
+    ) -> StoreResult<Joined> {
         let mut sets = "SET channels.#ch = if_not_exists(channels.#ch, :now), \
                         updated_at = :now, expires_at = :exp"
             .to_string();
@@ -216,7 +308,8 @@ impl Store {
             .expression_attribute_values(":now", s(crate::model::rfc3339(now)))
             .expression_attribute_values(":exp", n(expires_at))
             .expression_attribute_values(":epoch", n(now.timestamp()))
-            .return_values(ReturnValue::AllNew);
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         if let Some((token_id, entry)) = token {
             sets.push_str(", tokens.#tid = :tok");
             request = request
@@ -227,18 +320,43 @@ impl Store {
                 );
         }
         let mut condition = "attribute_exists(pk) AND expires_at > :epoch".to_string();
-        if let Some(voucher) = vouched_by {
-            condition.push_str(" AND attribute_exists(tokens.#voucher)");
-            request = request.expression_attribute_names("#voucher", voucher);
+        if let Some((minter, root)) = terms.minted_by {
+            condition.push_str(
+                " AND attribute_exists(tokens.#minter) AND attribute_exists(tokens.#root)",
+            );
+            request = request
+                .expression_attribute_names("#minter", minter)
+                .expression_attribute_names("#root", root);
+        }
+        if let Some(version) = terms.password_version {
+            condition.push_str(
+                " AND (attribute_not_exists(password_version) OR password_version <= :pv)",
+            );
+            request = request.expression_attribute_values(":pv", n(version));
         }
         let request = request
             .update_expression(sets)
             .condition_expression(condition);
         let result = retry_conflicts(|| request.clone().send()).await;
-        if_condition_held(result)?
-            .and_then(|out| out.attributes)
-            .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
-            .transpose()
+        let failed = match result {
+            Ok(out) => {
+                return out
+                    .attributes
+                    .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
+                    .transpose()?
+                    .map_or(Ok(Joined::Gone), |item| Ok(Joined::Joined(Box::new(item))));
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
+                _ => return Err(classify(err)),
+            },
+        };
+        // The session is still live: what failed is one of the terms.
+        let live = failed
+            .as_ref()
+            .and_then(|item| number(item, "expires_at"))
+            .is_some_and(|at| at > now.timestamp());
+        Ok(if live { Joined::Refused } else { Joined::Gone })
     }
 
     /// Starts a session and takes the phone's lock in one transaction. The lock, not the
@@ -362,11 +480,13 @@ impl Store {
             .is_some_and(|item| number(&item, "expires_at").is_some_and(|at| at > now)))
     }
 
-    /// Slides the expiry of a live session (a pure read does this at most hourly).
+    /// Slides the expiry of a live session and records that one of its logins was used
+    /// (a pure read does this at most once per touch interval).
     pub async fn touch_session(
         &self,
         session_id: &str,
-        now_epoch: i64,
+        token_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
     ) -> StoreResult<bool> {
         let request = self
@@ -374,10 +494,14 @@ impl Store {
             .update_item()
             .table_name(&self.tables.sessions)
             .key("pk", s(session_id))
-            .update_expression("SET expires_at = :exp")
-            .condition_expression("attribute_exists(pk) AND expires_at > :epoch")
+            .update_expression("SET expires_at = :exp, tokens.#tid.last_used_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND expires_at > :epoch AND attribute_exists(tokens.#tid)",
+            )
+            .expression_attribute_names("#tid", token_id)
             .expression_attribute_values(":exp", n(expires_at))
-            .expression_attribute_values(":epoch", n(now_epoch));
+            .expression_attribute_values(":now", s(crate::model::rfc3339(now)))
+            .expression_attribute_values(":epoch", n(now.timestamp()));
         let result = retry_conflicts(|| request.clone().send()).await;
         Ok(if_condition_held(result)?.is_some())
     }
@@ -403,6 +527,8 @@ impl Store {
         if let Some(token_id) = token_id {
             names.insert("#tid".into(), token_id.into());
             condition.push_str(" AND attribute_exists(tokens.#tid)");
+            // The item is written anyway: recording the use costs nothing more.
+            sets.push("tokens.#tid.last_used_at = :now".into());
         }
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
             (":now".into(), s(&now_text)),
@@ -434,14 +560,23 @@ impl Store {
         }
         if let Some(summary) = &changes.summary {
             sets.push("summary = :summary".into());
+            sets.push("summary_by = :by".into());
             values.insert(":summary".into(), s(summary));
+            values.insert(":by".into(), s(changes.by.to_string()));
         }
         // Later SKUs of one request rank after earlier ones; a repeated SKU moves to the end.
         let base = now.timestamp_micros() * 64;
         for (i, sku) in changes.skus.iter().enumerate() {
             sets.push(format!("skus.#sku{i} = :sku{i}"));
             names.insert(format!("#sku{i}"), sku.as_str().to_string());
-            values.insert(format!(":sku{i}"), n(base + i as i64));
+            let mark = SkuMark {
+                rank: base + i as i64,
+                by: Some(changes.by),
+            };
+            values.insert(
+                format!(":sku{i}"),
+                serde_dynamo::to_attribute_value(mark).map_err(unexpected)?,
+            );
         }
         let update = Update::builder()
             .table_name(&self.tables.sessions)
@@ -554,8 +689,8 @@ impl Store {
 
     /// Keeps the session item small: drops chat messages older than the window (they stay
     /// in the messages table), SKUs beyond the newest [`limits::RECOMMENDED_SKUS`], and
-    /// logins beyond [`MAX_TOKENS`] (phone-level ones first, then the oldest, so a kiosk
-    /// cannot push the customer's password logins out). Best effort: the write is
+    /// the logins `logins::to_evict` names (fallen with their root, or beyond their
+    /// group's quota). Best effort: the write is
     /// conditioned on what it read, and when another writer got there first, or the trim
     /// fails, the next write trims instead; the caller's own write has already succeeded.
     pub(crate) async fn trim(&self, item: &SessionItem) {
@@ -597,21 +732,14 @@ impl Store {
             removes.push(format!("skus.#old{i}"));
             conditions.push(format!("skus.#old{i} = :old{i}"));
             names.insert(format!("#old{i}"), sku.clone());
-            values.insert(format!(":old{i}"), n(item.skus[sku]));
+            let Ok(mark) = serde_dynamo::to_attribute_value(item.skus[sku]) else {
+                continue;
+            };
+            values.insert(format!(":old{i}"), mark);
         }
-        let mut tokens: Vec<(Level, &String, &String)> = item
-            .tokens
-            .iter()
-            .map(|(id, t)| (t.level, &t.issued_at, id))
-            .collect();
-        tokens.sort();
-        for (i, (_, _, id)) in tokens
-            .iter()
-            .take(tokens.len().saturating_sub(MAX_TOKENS))
-            .enumerate()
-        {
+        for (i, id) in logins::to_evict(&item.tokens).into_iter().enumerate() {
             removes.push(format!("tokens.#tok{i}"));
-            names.insert(format!("#tok{i}"), (*id).clone());
+            names.insert(format!("#tok{i}"), id);
         }
         if removes.is_empty() {
             return;
@@ -653,9 +781,15 @@ impl Store {
         Ok(if_condition_held(result)?.is_some())
     }
 
-    /// Signs every login of the session out at once (logout-all, a password change).
-    pub async fn revoke_all_tokens(&self, session_id: &str) -> StoreResult<()> {
-        let request = self
+    /// Signs every login of the session out at once (logout-all, a password change). A
+    /// password change also records the new `password_version`, so that a password login
+    /// checked against the old password a moment ago cannot join afterwards.
+    pub async fn revoke_all_tokens(
+        &self,
+        session_id: &str,
+        password_version: Option<i64>,
+    ) -> StoreResult<()> {
+        let mut request = self
             .db
             .update_item()
             .table_name(&self.tables.sessions)
@@ -663,6 +797,11 @@ impl Store {
             .update_expression("SET tokens = :none")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":none", AttributeValue::M(HashMap::new()));
+        if let Some(version) = password_version {
+            request = request
+                .update_expression("SET tokens = :none, password_version = :pv")
+                .expression_attribute_values(":pv", n(version));
+        }
         let result = retry_conflicts(|| request.clone().send()).await;
         if_condition_held(result)?;
         Ok(())
@@ -739,6 +878,3 @@ fn message_time(message: &ChatMessage) -> Option<chrono::DateTime<chrono::Utc>> 
         .ok()
         .map(|t| t.with_timezone(&chrono::Utc))
 }
-
-/// Logins kept per session; the oldest beyond this are signed out.
-pub const MAX_TOKENS: usize = 32;

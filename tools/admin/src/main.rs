@@ -95,9 +95,10 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let now = rfc3339(chrono::Utc::now());
             if store
-                .set_password_hash(&phone, &hash, &now)
+                .set_password_hash(&phone, &hash, None, &now)
                 .await
                 .map_err(|e| e.to_string())?
+                .is_some()
             {
                 println!("password set for {phone}");
                 Ok(())

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use lambda_http::{Body, Request, Response};
 use omnisession::AppState;
-use omnisession::secrets::{SecretString, hub_signature};
-use omnisession::store::MAX_TOKENS;
+use omnisession::secrets::{SecretString, hub_signature, timed_payload};
 use serde_json::{Value, json};
 
 use crate::Result;
@@ -108,15 +107,19 @@ pub struct Endpoint {
     pub bcrypt_cost: u32,
     /// Whether the request runs bcrypt (then its overhead is also shown without it).
     pub runs_bcrypt: bool,
-    /// The session already holds [`MAX_TOKENS`] logins, so each join also trims the
-    /// oldest (a separate round trip). Otherwise endpoints that add logins get a fresh
+    /// The session already holds [`FULL_SESSION_LOGINS`] logins (of one maker, so each
+    /// join also pushes the least recently used out: a separate round trip). Otherwise endpoints that add logins get a fresh
     /// session every [`RENEW_EVERY`] requests, so that they measure the usual case.
     pub at_token_cap: bool,
 }
 
-/// Requests per fixture for endpoints that add logins to a session: well below
-/// [`MAX_TOKENS`] even when a request adds two (QR verify: a login and the kiosk's).
-pub const RENEW_EVERY: usize = 12;
+/// Requests per fixture for endpoints that add logins to a session: well below the
+/// quotas of `omnisession::logins` even when a request adds two (QR verify: a login and
+/// the kiosk's).
+pub const RENEW_EVERY: usize = 2;
+
+/// The logins a "full" fixture session is given before it is measured.
+pub const FULL_SESSION_LOGINS: usize = 32;
 
 impl Endpoint {
     /// Whether each request adds a login to the fixture's session.
@@ -296,9 +299,14 @@ impl Harness {
     fn signed_login_event(&self, phone: &str) -> Event {
         let body = json!({"phone_number": phone, "name": "Bench Customer", "channel": "whatsapp"})
             .to_string();
-        let signature = hub_signature(&self.app_secret, body.as_bytes());
+        let signed_at = chrono::Utc::now().timestamp().to_string();
+        let signature = hub_signature(
+            &self.app_secret,
+            &timed_payload(&signed_at, body.as_bytes()),
+        );
         self.event("session-login")
             .body(&body)
+            .header("x-omnisession-timestamp", &signed_at)
             .header("x-hub-signature-256", &signature)
     }
 
@@ -350,7 +358,7 @@ impl Harness {
             session_id: signup.session_id()?,
         };
         if endpoint.at_token_cap {
-            for _ in 0..MAX_TOKENS {
+            for _ in 0..FULL_SESSION_LOGINS {
                 let event = self.signed_login_event(&fixture.phone);
                 self.call(Function::Session, cost, event).await?;
             }
