@@ -17,20 +17,39 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use omnisession::AppState;
 use tokio::net::TcpListener;
 
-/// Sends a request to the function that serves its path, as API Gateway's routes do.
-pub async fn dispatch(state: &AppState, req: Request) -> Response<Body> {
-    let path = req.uri().path();
+use crate::scope;
+
+/// The function (its binary name, see [`scope::FUNCTIONS`]) that serves `path`, as API
+/// Gateway's routes pick it.
+pub fn function_of(path: &str) -> &'static str {
     if path.starts_with("/webhooks/") {
-        whatsapp::handle(state, req).await
+        "whatsapp"
     } else if path.starts_with("/auth/qr-") {
-        qr::handle(state, req).await
+        "qr"
     } else if path.starts_with("/auth/") {
-        auth::handle(state, req).await
+        "auth"
     } else if path.matches('/').count() >= 3 {
-        sales_memory::handle(state, req).await
+        "sales-memory"
     } else {
-        session::handle(state, req).await
+        "session"
     }
+}
+
+/// Sends a request to the function that serves its path, as API Gateway's routes do, in
+/// that function's scope (see [`scope`]): its DynamoDB calls are checked against its
+/// IAM policy.
+pub async fn dispatch(state: &AppState, req: Request) -> Response<Body> {
+    let function = function_of(req.uri().path());
+    scope::run_as(function, async {
+        match function {
+            "whatsapp" => whatsapp::handle(state, req).await,
+            "qr" => qr::handle(state, req).await,
+            "auth" => auth::handle(state, req).await,
+            "sales-memory" => sales_memory::handle(state, req).await,
+            _ => session::handle(state, req).await,
+        }
+    })
+    .await
 }
 
 /// A server answering on 127.0.0.1 (an ephemeral port) until the process ends.
