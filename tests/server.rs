@@ -5,6 +5,7 @@
 //! still go through `cargo lambda watch`.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
@@ -40,16 +41,24 @@ pub fn function_of(path: &str) -> &'static str {
 /// IAM policy.
 pub async fn dispatch(state: &AppState, req: Request) -> Response<Body> {
     let function = function_of(req.uri().path());
-    scope::run_as(function, async {
-        match function {
-            "whatsapp" => whatsapp::handle(state, req).await,
-            "qr" => qr::handle(state, req).await,
-            "auth" => auth::handle(state, req).await,
-            "sales-memory" => sales_memory::handle(state, req).await,
-            _ => session::handle(state, req).await,
-        }
-    })
-    .await
+    scope::run_as(function, handler(function, state, req)).await
+}
+
+/// The function's handler for `req`, boxed: held inline, the largest of the five
+/// handlers' futures, copied through the scope's layers, overflows a test thread's stack
+/// in debug builds.
+fn handler<'a>(
+    function: &str,
+    state: &'a AppState,
+    req: Request,
+) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
+    match function {
+        "whatsapp" => Box::pin(whatsapp::handle(state, req)),
+        "qr" => Box::pin(qr::handle(state, req)),
+        "auth" => Box::pin(auth::handle(state, req)),
+        "sales-memory" => Box::pin(sales_memory::handle(state, req)),
+        _ => Box::pin(session::handle(state, req)),
+    }
 }
 
 /// A server answering on 127.0.0.1 (an ephemeral port) until the process ends.
