@@ -39,13 +39,17 @@
 //!   read; `last_messages` (Query on the messages table) ← context; `apply_changes`
 //!   (Update on sessions, Put on messages, re-read) ← summary, recommendations and
 //!   messages; its `seen#` Put ← recommendations and messages with `Idempotency-Key`,
-//!   and their replays; `trim` ← an agent message that fills the chat window.
+//!   and their replays; `trim` ← an agent message that fills the chat window; a write
+//!   refused because the window is full, re-read and trimmed before its retry (rare:
+//!   GetItem and UpdateItem, covered by every write).
 //! - whatsapp: the handshake makes no call; `already_applied` (GetItem on sessions) ←
 //!   every delivery; `phone_session` (`customer_by_phone`, `create_customer`,
 //!   `live_session_by_phone`, `create_session`) ← a first message from a new phone;
 //!   `join_session` ← a second message; `apply_changes` with its `seen#` Put ← every
 //!   stored message; a redelivery stops at `already_applied`; `create_session`
-//!   replacing (transaction Delete) ← a message after the session expired.
+//!   replacing (transaction Delete) ← a message after the session expired; a customer
+//!   created by another channel at the same instant, re-read (rare: GetItem on
+//!   customers, covered by every delivery; the same in the session function).
 
 use std::collections::BTreeSet;
 
