@@ -20,12 +20,14 @@ use futures::StreamExt;
 use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::config::Config;
+use omnisession::store::Store;
 use omnisession::token::{IssuedToken, SessionId};
 use serde_json::json;
 
 use crate::dynamodb_local::{DynamoDbLocal, free_port};
 use crate::fault_proxy::{Fault, FaultProxy, Plan, Seen};
 use crate::helpers::*;
+use crate::iam::{Iam, enforced};
 
 /// The functions' timeout in template.yaml: every answer must come within it.
 const BUDGET: Duration = Duration::from_secs(10);
@@ -76,10 +78,15 @@ fn config_at(endpoint: &str) -> Config {
     Config::from_lookup(|k| env.get(k).cloned()).expect("fault-test configuration")
 }
 
-/// The functions' state as a Lambda builds it at cold start, against `endpoint`.
+/// The functions' state as a Lambda builds it at cold start, against `endpoint`, with
+/// their calls checked against template.yaml's policies (see `iam`) as everywhere else.
 async fn app_at(endpoint: &str) -> App {
+    let mut state = AppState::new(config_at(endpoint)).await;
+    let iam = Iam::for_tables(&state.config.tables);
+    let client = enforced(state.store.client(), iam);
+    state.store = Store::new(client, state.config.tables.clone());
     App {
-        state: AppState::new(config_at(endpoint)).await.into(),
+        state: state.into(),
     }
 }
 

@@ -17,6 +17,8 @@ use omnisession::store::{Store, schema};
 use omnisession_admin::tables;
 use serde_json::{Value, json};
 
+use crate::iam::Iam;
+
 pub const DEMO_PHONE: &str = "+919876543210";
 pub const DEMO_PASSWORD: &str = "test123";
 
@@ -112,10 +114,17 @@ pub fn client(config: &Config) -> Client {
     client_with(config, CallCounter::default())
 }
 
+/// A client whose calls `counter` counts and whose calls made by a function's handler
+/// template.yaml's policies check (see `iam`).
 pub fn client_with(config: &Config, counter: CallCounter) -> Client {
+    client_checked(config, counter, Iam::for_tables(&config.tables))
+}
+
+pub fn client_checked(config: &Config, counter: CallCounter, iam: Iam) -> Client {
     let endpoint = config.dynamodb_endpoint.clone().expect("DYNAMODB_ENDPOINT");
     let sdk = aws_sdk_dynamodb::Config::builder()
         .interceptor(counter)
+        .interceptor(iam)
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("ap-south-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
@@ -259,7 +268,14 @@ impl App {
 
     /// An app whose DynamoDB calls `counter` records.
     pub async fn counting(counter: CallCounter) -> Self {
-        Self::build(test_config(), counter).await
+        let config = test_config();
+        let iam = Iam::for_tables(&config.tables);
+        Self::build(config, counter, iam).await
+    }
+
+    /// An app whose functions' calls `iam` checks and records.
+    pub async fn checked_by(iam: Iam) -> Self {
+        Self::build(test_config(), CallCounter::default(), iam).await
     }
 
     /// An app for old front ends: `CUSTOMER_MEMORY_WRITES=all` lets customer tokens set
@@ -267,7 +283,7 @@ impl App {
     pub async fn old_front_ends() -> Self {
         let mut config = test_config();
         config.customer_memory_writes = true;
-        Self::build(config, CallCounter::default()).await
+        Self::with_config(config).await
     }
 
     /// An app with tables of its own, for tests that would disturb others (a fuzzer
@@ -281,16 +297,18 @@ impl App {
         config.tables.customers = format!("{prefix}-customers");
         config.tables.sessions = format!("{prefix}-sessions");
         config.tables.messages = format!("{prefix}-messages");
-        Self::build(config, CallCounter::default()).await
+        let iam = Iam::for_tables(&config.tables);
+        Self::build(config, CallCounter::default(), iam).await
     }
 
     /// An app with a configuration of the test's own (on the shared tables).
     pub async fn with_config(config: Config) -> Self {
-        Self::build(config, CallCounter::default()).await
+        let iam = Iam::for_tables(&config.tables);
+        Self::build(config, CallCounter::default(), iam).await
     }
 
-    async fn build(config: Config, counter: CallCounter) -> Self {
-        let client = client_with(&config, counter);
+    async fn build(config: Config, counter: CallCounter, iam: Iam) -> Self {
+        let client = client_checked(&config, counter, iam);
         create_tables(&client, &config).await;
         let store = Store::new(client, config.tables.clone());
         let passwords = Passwords::new(config.bcrypt_cost);

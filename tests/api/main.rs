@@ -13,6 +13,7 @@ mod fault_proxy;
 mod faults;
 mod fuzz;
 mod helpers;
+mod iam;
 mod import;
 mod lifecycle;
 mod load;

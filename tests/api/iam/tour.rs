@@ -1,0 +1,352 @@
+//! The IAM drift test: a scripted tour through every DynamoDB call path of every
+//! function, recording what each function used, then a comparison with template.yaml:
+//! each function's policy must grant exactly that, nothing missing (the deployed
+//! function would fail) and nothing extra (least privilege).
+//!
+//! Call paths, by function, and the step that covers each (see `shared/src/store/*.rs`,
+//! `shared/src/sessions.rs` and `functions/*/src`); "(rare)" marks a path the tour does
+//! not force, with the step that already covers its permission:
+//!
+//! - auth: `create_customer` (transaction Put ×2 on customers) and `create_session`
+//!   (transaction Put ×2 on sessions) ← signup (a signup again is a 409 that reads
+//!   nothing more); `live_session_by_phone` (Query on the phone index) ← every login;
+//!   `customer_and_buckets` (BatchGetItem on customers and sessions) ← every login and
+//!   password change; `join_session` (UpdateItem on sessions) ← a login into a live
+//!   session; `put_bucket` (PutItem on sessions) ← a wrong password; its re-read after
+//!   a race (`bucket`, GetItem on sessions) (rare: covered by `authenticate`);
+//!   `delete_bucket` (DeleteItem on sessions) ← the right password after a failure;
+//!   `create_session` replacing an expired session (transaction Delete on sessions) ← a
+//!   login after the session expired; `authenticate` (GetItem on sessions) and
+//!   `revoke_token` ← logout; `set_password_hash` (UpdateItem on customers),
+//!   `revoke_all_tokens` ← password change; `revoke_all_tokens` ← logout-all; a trim of
+//!   logins beyond their quota (rare: UpdateItem, covered by every join).
+//! - session: `customer_by_phone`, `create_customer`, `live_session_by_phone`,
+//!   `create_session` ← a kiosk start for a new phone; `join_session` ← a kiosk start for
+//!   a known phone and a signed phone login; `authenticate` + `customer_of` +
+//!   `count_in_window` (UpdateItem on sessions) + `join_session` ← a start with a token
+//!   (a login minted from it); `touch_session` ← a restore with a due expiry slide; `apply_changes`
+//!   (transaction Update on sessions, Put on messages; then GetItem on sessions) ← an
+//!   update; its `seen#` Put on sessions ← an update with `Idempotency-Key`; the replay's
+//!   re-read ← the same update again; `trim` (UpdateItem) ← a chat past
+//!   `TRIM_RECENT_AT`; `create_session` replacing (transaction Delete) ← a kiosk start
+//!   after the session expired; `revoke_token` ← a local end; `end_session`
+//!   (transaction Delete ×2 on sessions) ← a global end; its fallback DeleteItem when
+//!   the lock points elsewhere (rare: covered by the global end); a trim of logins beyond
+//!   their quota (rare: UpdateItem, covered by every join).
+//! - qr: `authenticate` + `put_qr` (PutItem on sessions) ← init; `buckets`
+//!   (BatchGetItem on sessions), `consume_qr` (conditional DeleteItem),
+//!   `customer_by_phone`, `count_in_window` (UpdateItem) and `join_session` ← a good
+//!   code; `put_bucket` ← a used code; `delete_bucket` ← a good code after that failure;
+//!   `bucket` after a racing failure (rare: GetItem, covered by `authenticate`).
+//! - sales-memory: `session` (GetItem) ← every agent call, `authenticate` ← a customer's
+//!   read; `last_messages` (Query on the messages table) ← context; `apply_changes`
+//!   (Update on sessions, Put on messages, re-read) ← summary, recommendations and
+//!   messages; its `seen#` Put ← recommendations and messages with `Idempotency-Key`,
+//!   and their replays; `trim` ← an agent message that fills the chat window; a write
+//!   refused because the window is full, re-read and trimmed before its retry (rare:
+//!   GetItem and UpdateItem, covered by every write).
+//! - whatsapp: the handshake makes no call; `already_applied` (GetItem on sessions) ←
+//!   every delivery; `phone_session` (`customer_by_phone`, `create_customer`,
+//!   `live_session_by_phone`, `create_session`) ← a first message from a new phone;
+//!   `join_session` ← a second message; `apply_changes` with its `seen#` Put ← every
+//!   stored message; a redelivery stops at `already_applied`; `create_session`
+//!   replacing (transaction Delete) ← a message after the session expired; a customer
+//!   created by another channel at the same instant, re-read (rare: GetItem on
+//!   customers, covered by every delivery; the same in the session function).
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use omnisession::model::limits;
+use omnisession_tests::scope::FUNCTIONS;
+use serde_json::{Value, json};
+
+use super::Iam;
+use super::policy::Grant;
+use crate::helpers::*;
+
+#[tokio::test]
+async fn iam_policies_grant_exactly_what_the_functions_use() {
+    let config = test_config();
+    let iam = Iam::for_tables(&config.tables).recording_only();
+    let app = App::checked_by(iam.clone()).await;
+
+    auth(&app).await;
+    session(&app).await;
+    qr(&app).await;
+    sales_memory(&app).await;
+    whatsapp(&app).await;
+
+    let policies = iam.policies();
+    let functions: BTreeSet<String> = FUNCTIONS.iter().map(|f| f.to_string()).collect();
+    assert_eq!(
+        policies.functions(),
+        functions,
+        "template.yaml's functions vs omnisession_tests::scope::FUNCTIONS"
+    );
+    let used = iam.used();
+    let mut problems = Vec::new();
+    for function in FUNCTIONS {
+        let used: BTreeSet<Grant> = used
+            .iter()
+            .filter(|(f, _)| f == function)
+            .map(|(_, grant)| grant.clone())
+            .collect();
+        let granted = policies.of(function);
+        for grant in used.difference(&granted) {
+            problems.push(format!(
+                "IAM: function {function} may not {grant}, which its code does"
+            ));
+        }
+        for grant in granted.difference(&used) {
+            problems.push(format!(
+                "IAM: function {function} is granted {grant}, which its code never does"
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "template.yaml's policies differ from what the functions do:\n{}",
+        problems.join("\n")
+    );
+}
+
+fn messages(count: usize, tag: &str) -> Value {
+    let messages: Vec<Value> = (0..count)
+        .map(|i| json!({"role": "user", "content": format!("{tag} {i}")}))
+        .collect();
+    json!({ "messages": messages })
+}
+
+fn idempotent(req: lambda_http::Request, key: &str) -> lambda_http::Request {
+    with_header(req, "idempotency-key", key)
+}
+
+async fn expire(app: &App, session_id: &str) {
+    let past = Utc::now().timestamp() - 10;
+    app.set_session_numbers(session_id, &[("expires_at", past)])
+        .await;
+}
+
+/// Chat messages the session item holds (the window before a trim).
+async fn recent_len(app: &App, session_id: &str) -> usize {
+    let item = app.sessions_item(session_id).await.expect("session item");
+    item["recent"].as_l().map(Vec::len).unwrap_or(0)
+}
+
+/// The auth function's paths.
+async fn auth(app: &App) {
+    let phone = unique_phone();
+    let password = "secret-pass";
+    let signup = app.signup(&phone, password, "web").await;
+    assert_eq!(signup.status, 201, "{:?}", signup.body);
+    // A signup again is a 409, whatever the password.
+    assert_eq!(app.signup(&phone, password, "web").await.status, 409);
+
+    assert_eq!(app.login(&phone, "wrong-pass", "web").await.status, 401);
+    // The failure is recorded in the caller's bucket, and cleared by the next success.
+    let guard = omnisession::guard::Guard::password(
+        &omnisession::phone::PhoneNumber::from_stored(phone.clone()),
+        "127.0.0.1",
+    );
+    let caller = format!("lockout#{}", guard.keys()[0]);
+    assert!(app.sessions_item(&caller).await.is_some());
+    let kiosk = app.login(&phone, password, "kiosk").await;
+    assert_eq!(kiosk.status, 200, "{:?}", kiosk.body);
+    assert_eq!(kiosk.session_id(), signup.session_id());
+    assert!(app.sessions_item(&caller).await.is_none());
+
+    let logout = app
+        .send(with_token(event("auth-logout"), &kiosk.token()))
+        .await;
+    assert_eq!(logout.status, 200, "{:?}", logout.body);
+
+    let new_password = "another-secret-2026";
+    let change = with_body(
+        with_token(event("auth-password"), &signup.token()),
+        &json!({"current_password": password, "new_password": new_password}),
+    );
+    let changed = app.send(change).await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+
+    let web = app.login(&phone, new_password, "web").await;
+    assert_eq!(web.status, 200, "{:?}", web.body);
+    let all = app
+        .send(with_token(event("auth-logout-all"), &web.token()))
+        .await;
+    assert_eq!(all.status, 200, "{:?}", all.body);
+
+    // After the session expired, a login takes its lock over.
+    let web = app.login(&phone, new_password, "web").await;
+    expire(app, &web.session_id()).await;
+    let again = app.login(&phone, new_password, "web").await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_ne!(again.session_id(), web.session_id());
+}
+
+/// The session function's paths.
+async fn session(app: &App) {
+    let phone = unique_phone();
+    let first = app.kiosk_start(&phone).await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert_eq!(first.body["reused"], false);
+    let kiosk = app.kiosk_start(&phone).await;
+    assert_eq!(kiosk.body["reused"], true, "{:?}", kiosk.body);
+    let whatsapp = app.whatsapp_login(&phone, "Asha").await;
+    assert_eq!(whatsapp.status, 200, "{:?}", whatsapp.body);
+    let sid = kiosk.session_id();
+
+    // A start with a token opens another channel of the same session.
+    let web = with_body(
+        with_token(
+            without_header(event("session-start"), "x-kiosk-key"),
+            &kiosk.token(),
+        ),
+        &json!({"phone": phone, "channel": "web"}),
+    );
+    let web = app.send(web).await;
+    assert_eq!(web.status, 200, "{:?}", web.body);
+    let token = web.token();
+
+    // A restore writes the slid expiry only when it is due.
+    let stale = Utc::now().timestamp() + 7 * 24 * 3600 - 7200;
+    app.set_session_numbers(&sid, &[("expires_at", stale)])
+        .await;
+    assert_eq!(app.restore(&token).await.status, 200);
+
+    assert_eq!(app.update(&token, messages(1, "plain")).await.status, 200);
+    let keyed = || {
+        let req = with_body(
+            with_token(event("session-update"), &token),
+            &messages(1, "keyed"),
+        );
+        idempotent(req, "tour-update-1")
+    };
+    assert_eq!(app.send(keyed()).await.status, 200);
+    let replay = app.send(keyed()).await;
+    assert_eq!(replay.status, 200, "{:?}", replay.body);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+
+    // Two full updates pass TRIM_RECENT_AT: the window is trimmed.
+    for round in 0..2 {
+        let body = messages(limits::MESSAGES_PER_UPDATE, &format!("chat {round}"));
+        assert_eq!(app.update(&token, body).await.status, 200);
+    }
+    assert_eq!(recent_len(app, &sid).await, limits::CHAT_WINDOW);
+
+    let local = app.end(&kiosk.token(), "local").await;
+    assert_eq!(local.status, 200, "{:?}", local.body);
+    // A global end needs a password login.
+    let (_, password_login) = app.new_customer().await;
+    let global = app.end(&password_login.token(), "global").await;
+    assert_eq!(global.status, 200, "{:?}", global.body);
+
+    // An expired session's lock is taken over by the next login.
+    let started = app.kiosk_start(&phone).await;
+    expire(app, &started.session_id()).await;
+    let taken = app.kiosk_start(&phone).await;
+    assert_eq!(taken.status, 200, "{:?}", taken.body);
+    assert_ne!(taken.session_id(), started.session_id());
+}
+
+/// The QR function's paths, from a password login.
+async fn qr(app: &App) {
+    let (_, web) = app.new_customer().await;
+    let key = app.kiosk_key();
+    let code = app.qr_init(&web.token()).await;
+    assert_eq!(code.status, 200, "{:?}", code.body);
+    let code = code.body["qr_token"].as_str().unwrap().to_string();
+    assert_eq!(app.qr_verify(&code, &key).await.status, 200);
+    // Used: a failure, counted against the kiosk key…
+    assert_eq!(app.qr_verify(&code, &key).await.status, 401);
+    // …and cleared by the next good code.
+    let code = app.qr_init(&web.token()).await.body["qr_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let good = app.qr_verify(&code, &key).await;
+    assert_eq!(good.status, 200, "{:?}", good.body);
+}
+
+/// The sales-memory function's paths, on a live session with a customer's token.
+async fn sales_memory(app: &App) {
+    let (_, web) = app.new_customer().await;
+    let (sid, token) = (web.session_id(), web.token());
+    assert_eq!(app.update(&token, messages(2, "hello")).await.status, 200);
+
+    for name in [
+        "session-sid-context",
+        "session-sid-summary-get",
+        "session-sid-recommendations-get",
+        "session-sid-cart",
+    ] {
+        let reply = app.agent(name, &sid, None).await;
+        assert_eq!(reply.status, 200, "{name}: {:?}", reply.body);
+    }
+    let own = app.send(with_token(
+        without_header(memory_event("session-sid-context", &sid), "x-service-key"),
+        &token,
+    ));
+    assert_eq!(own.await.status, 200);
+
+    let summary = app.agent("session-sid-summary-post", &sid, None).await;
+    assert_eq!(summary.status, 200, "{:?}", summary.body);
+    for name in ["session-sid-recommendations-post", "session-sid-messages"] {
+        for round in 0..2 {
+            let reply = app
+                .send(idempotent(
+                    memory_event(name, &sid),
+                    &format!("tour-{name}"),
+                ))
+                .await;
+            assert_eq!(reply.status, 200, "{name}: {:?}", reply.body);
+            assert_eq!(
+                reply.headers.contains_key("idempotent-replayed"),
+                round == 1
+            );
+        }
+    }
+
+    // The agent's message that fills the window to TRIM_RECENT_AT trims it.
+    let before = recent_len(app, &sid).await;
+    let fill = 2 * limits::CHAT_WINDOW - 1 - before;
+    for chunk in [
+        limits::MESSAGES_PER_UPDATE,
+        fill - limits::MESSAGES_PER_UPDATE,
+    ] {
+        assert_eq!(
+            app.update(&token, messages(chunk, "fill")).await.status,
+            200
+        );
+    }
+    assert_eq!(recent_len(app, &sid).await, 2 * limits::CHAT_WINDOW - 1);
+    let reply = app.agent("session-sid-messages", &sid, None).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(recent_len(app, &sid).await, limits::CHAT_WINDOW);
+}
+
+/// The WhatsApp webhook's paths.
+async fn whatsapp(app: &App) {
+    let handshake = app.send(event("webhooks-whatsapp-get")).await;
+    assert_eq!(handshake.status, 200, "{:?}", handshake.body);
+
+    let phone = unique_phone();
+    let from = phone.trim_start_matches('+');
+    let first = delivery(&[(from, &wamid(), "hi")], "Ravi");
+    assert_eq!(app.webhook(&first).await.body["stored"], 1);
+    assert_eq!(app.webhook(&first).await.body["duplicates"], 1);
+    let second = delivery(&[(from, &wamid(), "still there?")], "Ravi");
+    assert_eq!(app.webhook(&second).await.body["stored"], 1);
+
+    // After the session expired, the next message starts a new one in its place.
+    let live = app.live_sessions(&phone).await;
+    assert_eq!(live.len(), 1, "{live:?}");
+    expire(app, &live[0]).await;
+    let later = delivery(&[(from, &wamid(), "back again")], "Ravi");
+    assert_eq!(app.webhook(&later).await.body["stored"], 1);
+    let now_live = app.live_sessions(&phone).await;
+    assert!(
+        !now_live.is_empty() && !now_live.contains(&live[0]),
+        "{now_live:?}"
+    );
+}
