@@ -43,6 +43,11 @@ case "$action" in
     if [ -f "$pidfile" ]; then
       kill "$(cat "$pidfile")" 2>/dev/null || true
       rm -f "$pidfile"
+      # Until the port is free: a start right after must not find the old instance.
+      for _ in $(seq 1 50); do
+        up || break
+        sleep 0.2
+      done
     fi
     ;;
   *)
