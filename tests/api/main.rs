@@ -20,6 +20,7 @@ mod memory;
 mod openapi;
 mod qr;
 mod retries;
+mod sam_local;
 mod schemathesis;
 mod security;
 mod validation;
