@@ -19,6 +19,7 @@ mod logs;
 mod memory;
 mod openapi;
 mod qr;
+mod readme;
 mod retries;
 mod sam_local;
 mod schemathesis;
