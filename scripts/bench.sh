@@ -2,7 +2,7 @@
 # `make bench`: the performance benchmark (issue 7; not part of `make test`). Writes
 # BENCHMARKS.md: DynamoDB round trips and capacity units per endpoint, warm latency next to
 # the DynamoDB floor, cold starts through the Lambda runtime API, bcrypt, artifact sizes,
-# cost per 1 M requests and DESIGN.md §6's budgets.
+# cost per 1 M requests and docs/design.md §6's budgets.
 #
 # Runs beside `make dev` and `make test`: its own in-memory DynamoDB Local (:8102 unless
 # BENCH_DDB_PORT says otherwise) and `-bench-` tables. Honours CARGO_TARGET_DIR.

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, when it is missing:
 #   cargo-lambda (PyPI, brings zig), AWS SAM CLI, cfn-lint and schemathesis (PyPI), the arm64 Rust
-#   target (rustup), cargo-nextest (crates.io), a Java 17+ runtime (Debian), DynamoDB
-#   Local (the jar inside the npm package amplify-dynamodb-simulator, cached in .local/).
+#   target (rustup), cargo-nextest (crates.io), a Java 17+ runtime, curl and openssl (Debian:
+#   the README's checklist, which a test runs, calls them), DynamoDB Local (the jar inside the
+#   npm package amplify-dynamodb-simulator, cached in .local/).
+# Needs python3 with pip, rustup with cargo, npm, network access to PyPI, crates.io, npm and
+# Debian, and root for apt-get when a Debian package is missing.
 # Safe to run again: each step is skipped when its tool is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,10 +47,17 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-nextest
 fi
 
+debian=()
 if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])'; then
-  echo "install: Java 17 runtime (Debian)"
+  debian+=(openjdk-17-jre-headless)
+fi
+for tool in curl openssl; do
+  command -v "$tool" >/dev/null 2>&1 || debian+=("$tool")
+done
+if [ ${#debian[@]} -gt 0 ]; then
+  echo "install: ${debian[*]} (Debian)"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${debian[@]}" >/dev/null
 fi
 
 if [ ! -f "$DDB_DIR/DynamoDBLocal.jar" ]; then

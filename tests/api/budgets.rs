@@ -1,4 +1,4 @@
-//! DESIGN.md §6's round-trip budgets, counted on the real SDK client: these are behaviour
+//! docs/design.md §6's round-trip budgets, counted on the real SDK client: these are behaviour
 //! (what a request costs in DynamoDB calls), not timing.
 
 use crate::helpers::*;

@@ -6,7 +6,7 @@ use omnisession_admin::import::import_customers;
 use crate::helpers::*;
 
 /// The demo customer of the local stack: customer 103, +919876543210, test123.
-async fn ensure_demo_customer(app: &App) {
+pub(crate) async fn ensure_demo_customer(app: &App) {
     let csv = std::fs::read(repo_root().join("demo/customers.csv")).unwrap();
     import_customers(
         &app.state.store,

@@ -1,4 +1,4 @@
-//! `omnisession-bench`: measures what DESIGN.md §6 budgets and what a request costs, and
+//! `omnisession-bench`: measures what docs/design.md §6 budgets and what a request costs, and
 //! writes BENCHMARKS.md. Run through `make bench` (scripts/bench.sh), which starts the
 //! DynamoDB Local instance and builds the release binaries this reads.
 //!

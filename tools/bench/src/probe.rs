@@ -63,7 +63,7 @@ impl Input {
         )
     }
 
-    /// Whether a token check's read is strongly consistent (DESIGN.md §6).
+    /// Whether a token check's read is strongly consistent (docs/design.md §6).
     pub fn consistent_read(&self) -> Option<bool> {
         match self {
             Input::GetItem(i) => Some(i.consistent_read.unwrap_or(false)),

@@ -1,4 +1,4 @@
-//! BENCHMARKS.md: the measurements, the cost model built on them, and DESIGN.md §6's
+//! BENCHMARKS.md: the measurements, the cost model built on them, and docs/design.md §6's
 //! budgets judged against them. Measured numbers and estimates are labelled as such.
 
 use std::collections::BTreeMap;
@@ -230,7 +230,7 @@ fn budgets<'a>(
     i: &Inputs<'a>,
     by_kind: &dyn Fn(Kind, u32) -> Option<&'a Measured>,
 ) {
-    let _ = writeln!(s, "## DESIGN.md §6 budgets\n");
+    let _ = writeln!(s, "## docs/design.md §6 budgets\n");
     let _ = writeln!(s, "| budget | measured | met? |\n|---|---|---|");
 
     if let Some(restore) = by_kind(Kind::Restore, 4) {
