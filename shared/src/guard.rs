@@ -15,9 +15,12 @@
 //! Buckets live in the sessions table as `lockout#<key>` items (see `store::lockout`) and
 //! expire by TTL once drained.
 
+use crate::AppState;
+use crate::error::ApiError;
+use crate::passwords::Password;
 use crate::phone::PhoneNumber;
 use crate::secrets::fingerprint;
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{CustomerItem, Store, StoreError, StoreResult};
 
 /// How one bucket fills and drains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +179,36 @@ impl Tally {
         }
         Ok(())
     }
+}
+
+/// Checks `password` for `phone`, tried from `source`, under the password buckets: the
+/// customer when it is theirs, `None` when it is not (or the phone has no customer or no
+/// password: the same bcrypt work against a dummy hash, so timing tells nothing), counted
+/// as a failure. 429 during a lock, even for the right password, checked before bcrypt.
+/// Serves logins and password changes alike.
+pub async fn check_password(
+    state: &AppState,
+    phone: &PhoneNumber,
+    source: &str,
+    password: &Password,
+) -> Result<Option<CustomerItem>, ApiError> {
+    let guard = Guard::password(phone, source);
+    let now = chrono::Utc::now().timestamp();
+    let (customer, buckets) = state
+        .store
+        .customer_and_buckets(phone, guard.keys())
+        .await?;
+    let tally = guard.tally(buckets);
+    if let Some(wait) = tally.retry_after(now) {
+        return Err(ApiError::TooManyRequests(wait));
+    }
+    let hash = customer.as_ref().and_then(|c| c.password_hash.as_deref());
+    if !state.passwords.verify(password, hash).await {
+        tally.failed(&state.store, now).await?;
+        return Ok(None);
+    }
+    tally.succeeded(&state.store).await?;
+    Ok(customer)
 }
 
 /// Adds one failure to the bucket `key`, on top of `seen` or of whatever a concurrent

@@ -76,6 +76,7 @@ async fn enter_session(
     terms: &JoinTerms<'_>,
 ) -> Result<Entered, ApiError> {
     let store = &state.store;
+    // Only the WhatsApp webhook enters without a login.
     let channel = login.as_ref().map_or(Channel::Whatsapp, |l| l.channel);
     let mut target = store
         .live_session_by_phone(&customer.phone_number, Utc::now().timestamp())

@@ -5,7 +5,7 @@ use chrono::Utc;
 use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::error::ApiError;
-use omnisession::guard::Guard;
+use omnisession::guard;
 use omnisession::http::{self, HttpResult};
 use omnisession::model::rfc3339;
 use omnisession::passwords::Password;
@@ -55,25 +55,9 @@ pub async fn change_password(state: &AppState, req: &Request) -> HttpResult {
         Password::parse_new(body.new_password).map_err(|e| ApiError::field("new_password", e))?;
 
     let phone = PhoneNumber::from_stored(authed.session.phone.clone());
-    let guard = Guard::password(&phone, &http::source_ip(req));
-    let now = Utc::now().timestamp();
-    let (customer, buckets) = state
-        .store
-        .customer_and_buckets(&phone, guard.keys())
-        .await?;
-    let tally = guard.tally(buckets);
-    if let Some(wait) = tally.retry_after(now) {
-        return Err(ApiError::TooManyRequests(wait));
-    }
-    let customer = customer.ok_or(ApiError::Unauthorized(
-        "the customer of this session no longer exists",
-    ))?;
-    let old_hash = customer.password_hash.as_deref();
-    if !state.passwords.verify(&current, old_hash).await {
-        tally.failed(&state.store, now).await?;
-        return Err(ApiError::Unauthorized(WRONG_PASSWORD));
-    }
-    tally.succeeded(&state.store).await?;
+    let customer = guard::check_password(state, &phone, &http::source_ip(req), &current)
+        .await?
+        .ok_or(ApiError::Unauthorized(WRONG_PASSWORD))?;
     let hash = state
         .passwords
         .hash(&new)
@@ -81,7 +65,12 @@ pub async fn change_password(state: &AppState, req: &Request) -> HttpResult {
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let version = state
         .store
-        .set_password_hash(&phone, &hash, old_hash, &rfc3339(Utc::now()))
+        .set_password_hash(
+            &phone,
+            &hash,
+            customer.password_hash.as_deref(),
+            &rfc3339(Utc::now()),
+        )
         .await?
         // Another change got in first: the current password is no longer this one.
         .ok_or(ApiError::Unauthorized(WRONG_PASSWORD))?;

@@ -3,12 +3,11 @@
 //! work, so neither the body nor the timing tells them apart. Failures fill the phone's
 //! guessing buckets (429 with `Retry-After`, see `omnisession::guard`).
 
-use chrono::Utc;
 use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
-use omnisession::guard::Guard;
+use omnisession::guard;
 use omnisession::http::{self, HttpResult};
 use omnisession::logins::{Maker, NewLogin};
 use omnisession::passwords::Password;
@@ -33,25 +32,9 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
         Password::for_login(body.password).map_err(|e| ApiError::field("password", e))?;
 
     // Failures are counted per phone, known or not, so the lock tells nothing either.
-    let guard = Guard::password(&phone, &http::source_ip(req));
-    let now = Utc::now().timestamp();
-    let (customer, buckets) = state
-        .store
-        .customer_and_buckets(&phone, guard.keys())
-        .await?;
-    let tally = guard.tally(buckets);
-    // Checked before bcrypt: during a lock even the right password is refused.
-    if let Some(wait) = tally.retry_after(now) {
-        return Err(ApiError::TooManyRequests(wait));
-    }
-    let hash = customer.as_ref().and_then(|c| c.password_hash.as_deref());
-    // Verifies against a dummy hash when there is no customer or no password.
-    let verified = state.passwords.verify(&password, hash).await;
-    let Some(customer) = customer.filter(|_| verified) else {
-        tally.failed(&state.store, now).await?;
-        return Err(ApiError::InvalidCredentials);
-    };
-    tally.succeeded(&state.store).await?;
+    let customer = guard::check_password(state, &phone, &http::source_ip(req), &password)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     let login = NewLogin {
         channel,
         level: Level::Password,
