@@ -284,11 +284,11 @@ fn budgets<'a>(
             .any(|m| m.endpoint.at_token_cap && m.round_trips() > 3);
         let _ = writeln!(
             s,
-            "| password login: ≤ 3 round trips besides bcrypt | at most {worst} below the 32-login cap; {} | {}{} |",
+            "| password login: ≤ 3 round trips besides bcrypt | at most {worst} below its maker's quota; {} | {}{} |",
             cases.join("; "),
             yes(worst <= 3),
             if capped {
-                " below the cap; at the cap the trim of the oldest login is a 4th"
+                " below the quota; at it, pushing out the least recently used login is a 4th"
             } else {
                 ""
             }
@@ -424,7 +424,7 @@ fn what_stands_in_the_way(s: &mut String, i: &Inputs, judged: &[(&Measured, f64)
     if let (Some(capped), Some(update)) = (capped, update) {
         let _ = writeln!(
             s,
-            "- **Trims add a round trip.** A join into a session that already holds 32 logins makes `{}` ({} round trips, {} WRU): the write, then an `UpdateItem` that trims the oldest login and re-writes the whole session item. Trimming logins with slack (only when 8 over the cap) would make that one join in eight. The chat window already works that way: `/session/update` usually makes `{}`, and once per twenty messages appended the trim adds an `UpdateItem` (see the notes column below). The 3-round-trip login budget holds below the cap.",
+            "- **Trims add a round trip.** A password login into a session that already holds its quota of 10 password logins makes `{}` ({} round trips, {} WRU): the write, then an `UpdateItem` that pushes out the least recently used one and re-writes the whole session item. Trimming logins with slack would make that one join in several. The chat window already works that way: `/session/update` usually makes `{}`, and once per twenty messages appended the trim adds an `UpdateItem` (see the notes column below). The 3-round-trip login budget holds below the quota.",
             capped.usual_sequence().0,
             capped.round_trips(),
             units(capped.capacity.write),
@@ -755,7 +755,7 @@ fn costs(s: &mut String, i: &Inputs) {
     let _ = writeln!(
         s,
         "\nOutside the bcrypt endpoints, the fixed per-request prices (HTTP API $1.00 + Lambda $0.20) and DynamoDB writes make up nearly all of the cost; Lambda compute is cents. \
-         The writes are priced by item size: an `UpdateItem`, or a write inside a transaction, is billed per started 1 KB of the larger of the item before and after it (×2 in a transaction), and the session item carries the latest 20 messages and up to 32 logins' token hashes, so every join, update and delivery rewrites several KB. \
+         The writes are priced by item size: an `UpdateItem`, or a write inside a transaction, is billed per started 1 KB of the larger of the item before and after it (×2 in a transaction), and the session item carries the latest 20 messages and its logins' token hashes (at most 10 password, 2 WhatsApp and 4 kiosk logins per kiosk key, each with 3 minted under it), so every join, update and delivery rewrites several KB. \
          The most expensive requests here: {}.\n",
         top.join(", ")
     );
