@@ -101,6 +101,18 @@ pub struct NewLogin {
     pub root: Option<String>,
 }
 
+impl NewLogin {
+    /// A direct login (password, WhatsApp, a kiosk typing the phone): its own root.
+    pub fn direct(channel: Channel, level: Level, maker: Maker) -> Self {
+        Self {
+            channel,
+            level,
+            maker,
+            root: None,
+        }
+    }
+}
+
 /// The root of a stored login: its own id for a direct login (and for logins stored before
 /// roots were recorded).
 pub fn root_of<'a>(token_id: &'a str, entry: &'a TokenEntry) -> &'a str {

@@ -333,7 +333,8 @@ impl Authenticated {
     }
 }
 
-const INVALID_TOKEN: &str = "session token is invalid or expired; log in again";
+/// The one answer for a token that does not (or no longer) open a session.
+pub const INVALID_TOKEN: &str = "session token is invalid or expired; log in again";
 
 /// Checks a presented token with one strongly consistent read: the session must be
 /// live, hold the token's hash, and still hold the root the login stands on.

@@ -147,6 +147,9 @@ pub async fn create_tables(client: &Client, config: &Config) {
         .expect("tables (is DynamoDB Local running? use `make test`)");
 }
 
+/// A DynamoDB item as the SDK returns it.
+pub type Item = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
 pub struct App {
     pub state: std::sync::Arc<AppState>,
 }
@@ -336,34 +339,24 @@ impl App {
 
     /// An item of the sessions table (a session, a lock, a `seen#` or `lockout#` record),
     /// read consistently.
-    pub async fn sessions_item(
-        &self,
-        pk: &str,
-    ) -> Option<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-        self.db()
-            .get_item()
-            .table_name(&self.state.config.tables.sessions)
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("read a sessions-table item")
-            .item
+    pub async fn sessions_item(&self, pk: &str) -> Option<Item> {
+        self.item(&self.state.config.tables.sessions, pk).await
     }
 
     /// An item of the customers table, read consistently.
-    pub async fn customers_item(
-        &self,
-        pk: &str,
-    ) -> Option<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    pub async fn customers_item(&self, pk: &str) -> Option<Item> {
+        self.item(&self.state.config.tables.customers, pk).await
+    }
+
+    async fn item(&self, table: &str, pk: &str) -> Option<Item> {
         self.db()
             .get_item()
-            .table_name(&self.state.config.tables.customers)
+            .table_name(table)
             .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
             .consistent_read(true)
             .send()
             .await
-            .expect("read a customers-table item")
+            .unwrap_or_else(|e| panic!("read an item of {table}: {e}"))
             .item
     }
 

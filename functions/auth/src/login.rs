@@ -35,12 +35,7 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
     let customer = guard::check_password(state, &phone, &http::source_ip(req), &password)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    let login = NewLogin {
-        channel,
-        level: Level::Password,
-        maker: Maker::Password,
-        root: None,
-    };
+    let login = NewLogin::direct(channel, Level::Password, Maker::Password);
     // A password change since the check above refuses this login (401).
     let version = Some(customer.password_version);
     http::ok(&sessions::enter(state, &customer, login, version).await?)

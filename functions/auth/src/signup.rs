@@ -85,12 +85,7 @@ pub async fn signup(state: &AppState, req: &Request) -> HttpResult {
             CreateCustomer::IdTaken => customer.customer_id = CustomerItem::generate_id(),
         }
     }
-    let login = NewLogin {
-        channel,
-        level: Level::Password,
-        maker: Maker::Password,
-        root: None,
-    };
+    let login = NewLogin::direct(channel, Level::Password, Maker::Password);
     let entered = sessions::enter(state, &customer, login, Some(customer.password_version)).await?;
     Ok(http::json(StatusCode::CREATED, &entered))
 }

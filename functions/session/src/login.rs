@@ -87,12 +87,7 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
         .map(parse_name)
         .transpose()
         .map_err(|e| ApiError::field("name", e))?;
-    let login = NewLogin {
-        channel: Channel::Whatsapp,
-        level: Level::Phone,
-        maker: Maker::Whatsapp,
-        root: None,
-    };
+    let login = NewLogin::direct(Channel::Whatsapp, Level::Phone, Maker::Whatsapp);
     let entered = sessions::phone_login(state, &phone, name.as_deref(), None, login).await?;
     http::ok(&entered)
 }

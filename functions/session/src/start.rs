@@ -23,8 +23,6 @@ struct StartRequest {
     customer_id: Option<String>,
 }
 
-const INVALID_TOKEN: &str = "session token is invalid or expired; log in again";
-
 pub async fn start(state: &AppState, req: &Request) -> HttpResult {
     let kiosk_key = match http::header(req, http::KIOSK_KEY) {
         Some(key) if state.config.kiosk_keys.contains(key) => Some(key),
@@ -50,12 +48,7 @@ pub async fn start(state: &AppState, req: &Request) -> HttpResult {
                 "a kiosk key can only start kiosk sessions",
             ));
         }
-        let login = NewLogin {
-            channel: Channel::Kiosk,
-            level: Level::Phone,
-            maker: Maker::Kiosk(fingerprint(key)),
-            root: None,
-        };
+        let login = NewLogin::direct(Channel::Kiosk, Level::Phone, Maker::Kiosk(fingerprint(key)));
         let entered =
             sessions::phone_login(state, &phone, None, body.customer_id.as_deref(), login).await?;
         return http::ok(&entered);
@@ -91,6 +84,6 @@ pub async fn start(state: &AppState, req: &Request) -> HttpResult {
     let entered = sessions::mint(state, &mint, &customer)
         .await?
         // Signed out (or the session ended) since the token was checked.
-        .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+        .ok_or(ApiError::Unauthorized(sessions::INVALID_TOKEN))?;
     http::ok(&entered)
 }

@@ -118,9 +118,8 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
             expires_at,
         )
         .await?;
-    let written = Written::from_applied(applied, || {
-        ApiError::Unauthorized("session token is invalid or expired; log in again")
-    })?;
+    let written =
+        Written::from_applied(applied, || ApiError::Unauthorized(sessions::INVALID_TOKEN))?;
     let response = http::ok(&json!({ "session": sessions::view(&written.session, channel) }))?;
     Ok(written.mark(response))
 }

@@ -138,16 +138,7 @@ impl Store {
             .expression_attribute_values(":t", n(seen.leak_from))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(classify(e)),
-        }
+        Ok(super::if_condition_held(result)?.is_some())
     }
 
     pub async fn delete_bucket(&self, scope: &str) -> StoreResult<()> {

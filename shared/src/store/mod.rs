@@ -155,16 +155,21 @@ fn transiently_cancelled(err: &(dyn std::any::Any + 'static)) -> bool {
     }
 }
 
-/// The outcome of a conditional `UpdateItem`: `Some` when the condition held and the write
-/// was made, `None` when it did not hold; any other failure is classified.
-pub(crate) fn if_condition_held<T, R: std::fmt::Debug>(
-    result: Result<T, SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>>,
-) -> StoreResult<Option<T>> {
+/// The outcome of a conditional single-item write (`PutItem`, `UpdateItem`, `DeleteItem`):
+/// `Some` when the condition held and the write was made, `None` when it did not hold; any
+/// other failure is classified.
+pub(crate) fn if_condition_held<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+) -> StoreResult<Option<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
     match result {
         Ok(out) => Ok(Some(out)),
         Err(e)
             if e.as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                .is_some_and(|e| e.code() == Some("ConditionalCheckFailedException")) =>
         {
             Ok(None)
         }

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::{Store, StoreResult, classify, number};
+use super::{Store, StoreResult, classify, if_condition_held, number};
 
 /// What a consumed code hands over.
 #[derive(Debug)]
@@ -61,15 +61,8 @@ impl Store {
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
-        let old = match result {
-            Ok(out) => out.attributes,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(classify(e)),
+        let Some(old) = if_condition_held(result)?.map(|out| out.attributes) else {
+            return Ok(None);
         };
         let text = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
             item.get(k).and_then(|v| v.as_s().ok()).cloned()
