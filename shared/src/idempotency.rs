@@ -2,8 +2,8 @@
 //! timeout or a lost response does not append twice. Honoured by the appending writes
 //! (`/session/update`, `/session/{sid}/messages`, `/session/{sid}/recommendations`).
 //!
-//! The key is remembered for 24 hours in a `seen#` item written in the same transaction
-//! as the change, together with a hash of the request body:
+//! The key is remembered for 24 hours in a `seen#` item claimed before the change is
+//! written (and given back if the write fails), together with a hash of the request body:
 //! - the same key with the same body changes nothing and answers 200 with the session as
 //!   it is now, marked `Idempotent-Replayed: true`;
 //! - the same key with another body is a 422, since the client has mixed up two writes.
@@ -54,29 +54,34 @@ pub fn from_request(req: &Request, scope: &str) -> Result<Option<Dedupe>, ApiErr
 pub struct Written {
     pub session: SessionItem,
     pub replayed: bool,
+    /// For a replay: when the first write was made, where known.
+    pub first_at: Option<String>,
 }
 
 impl Written {
-    /// `gone` is the error for a session (or token) that no longer exists.
+    /// Reads an [`Applied`]: a replay answers with `before`, the session as the request
+    /// read it (the first write is in it already).
     pub fn from_applied(
         applied: Applied,
+        before: &SessionItem,
         gone: impl FnOnce() -> ApiError,
     ) -> Result<Self, ApiError> {
         match applied {
             Applied::Done(session) => Ok(Self {
                 session: *session,
                 replayed: false,
+                first_at: None,
             }),
-            Applied::Replayed(Some(session)) => Ok(Self {
-                session: *session,
+            Applied::Replayed(first_at) => Ok(Self {
+                session: before.clone(),
                 replayed: true,
+                first_at,
             }),
-            Applied::Gone | Applied::Replayed(None) => Err(gone()),
+            Applied::Gone => Err(gone()),
             Applied::KeyReused => Err(ApiError::IdempotencyKeyReused),
         }
     }
 
-    /// Marks `response` as a replay when it is one.
     pub fn mark(&self, mut response: Response<Body>) -> Response<Body> {
         if self.replayed {
             response

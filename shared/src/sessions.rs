@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::channel::Channel;
 use crate::error::ApiError;
 use crate::logins::{self, Maker, NewLogin};
-use crate::model::{LoginResponse, Session, SessionMetadata, limits, rfc3339};
+use crate::model::{ChatMessage, LoginResponse, Session, SessionMetadata, limits, rfc3339};
 use crate::phone::PhoneNumber;
 use crate::store::{
     CreateCustomer, CreateSession, CustomerItem, JoinTerms, Joined, SessionItem, TokenEntry,
@@ -29,6 +29,8 @@ pub fn next_expiry(state: &AppState, now: DateTime<Utc>, max_expires_at: i64) ->
 /// A login's way into its session.
 struct Entered {
     session: SessionItem,
+    /// The latest messages of its history, for the response.
+    chat: Vec<ChatMessage>,
     /// The login's token and its entry; `None` for the WhatsApp webhook, which files
     /// messages and has no client to give a token to.
     login: Option<(IssuedToken, TokenEntry)>,
@@ -42,7 +44,7 @@ impl Entered {
             .ok_or_else(|| ApiError::Internal("a login without a token".into()))?;
         Ok(LoginResponse {
             session_token: token.value.expose().to_string(),
-            session: view(&self.session, entry.channel),
+            session: view(&self.session, &self.chat, entry.channel),
             customer: customer.view(entry.level),
             reused: self.reused,
         })
@@ -106,6 +108,7 @@ async fn enter_session(
             CreateSession::Created => {
                 return Ok(Entered {
                     session,
+                    chat: Vec::new(),
                     login: issued,
                     reused: false,
                 });
@@ -160,11 +163,14 @@ async fn join(
     };
     let token = issued.as_ref().map(|(t, e)| (t.token_id.as_str(), e));
     let expires_at = next_expiry(state, now, max_expires_at);
-    let session = match state
-        .store
-        .join_session(sid, channel, token, terms, now, expires_at)
-        .await?
-    {
+    // The history is read beside the write: a login's answer shows the chat.
+    let (joined, chat) = tokio::join!(
+        state
+            .store
+            .join_session(sid, channel, token, terms, now, expires_at),
+        recent_chat(state, sid, login.is_some()),
+    );
+    let session = match joined? {
         Joined::Joined(session) => *session,
         Joined::Gone => return Ok(Join::Gone),
         Joined::Refused => return Ok(Join::Refused),
@@ -174,6 +180,7 @@ async fn join(
     }
     Ok(Join::In(Box::new(Entered {
         session,
+        chat: chat?,
         login: issued,
         reused: true,
     })))
@@ -260,8 +267,8 @@ fn new_session(
             .map(|(token, entry)| (token.token_id.clone(), entry.clone()))
             .into_iter()
             .collect(),
-        recent: Vec::new(),
         message_count: 0,
+        last_channel: None,
         summary: String::new(),
         summary_by: None,
         skus: Default::default(),
@@ -274,9 +281,26 @@ fn new_session(
     }
 }
 
-/// The API's view of a session, for a token of `channel`.
-pub fn view(item: &SessionItem, channel: Channel) -> Session {
-    let window = item.recent.len().saturating_sub(limits::CHAT_WINDOW);
+/// The latest messages a session's view shows; none when `wanted` is false (the webhook
+/// files messages and shows nothing).
+async fn recent_chat(
+    state: &AppState,
+    session_id: &str,
+    wanted: bool,
+) -> Result<Vec<ChatMessage>, ApiError> {
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    Ok(state
+        .store
+        .last_messages(session_id, limits::CHAT_WINDOW)
+        .await?)
+}
+
+/// The API's view of a session, for a token of `channel`; `chat` is the end of its
+/// history, oldest first (the view shows the last [`limits::CHAT_WINDOW`]).
+pub fn view(item: &SessionItem, chat: &[ChatMessage], channel: Channel) -> Session {
+    let window = chat.len().saturating_sub(limits::CHAT_WINDOW);
     let expires = DateTime::<Utc>::from_timestamp(item.expires_at, 0).unwrap_or_default();
     Session {
         session_id: item.pk.clone(),
@@ -286,7 +310,7 @@ pub fn view(item: &SessionItem, channel: Channel) -> Session {
         metadata: SessionMetadata {
             channels: item.channels(),
         },
-        chat_context: item.recent[window..].to_vec(),
+        chat_context: chat[window..].to_vec(),
         conversation_summary: item.summary.clone(),
         last_recommended_skus: item.recommended_skus(),
         cart: item.cart.clone(),
@@ -335,6 +359,26 @@ impl Authenticated {
 
 /// The one answer for a token that does not (or no longer) open a session.
 pub const INVALID_TOKEN: &str = "session token is invalid or expired; log in again";
+
+/// [`authenticate`], with the end of the session's history read in parallel (one round
+/// trip): for the requests that answer with the session's view.
+pub async fn authenticate_with_chat(
+    state: &AppState,
+    presented: Option<&str>,
+) -> Result<(Authenticated, Vec<ChatMessage>), ApiError> {
+    let session_id = presented
+        .and_then(PresentedToken::parse)
+        .map(|t| t.session_id.as_str().to_string());
+    let (authed, chat) = tokio::join!(
+        authenticate(state, presented),
+        recent_chat(
+            state,
+            session_id.as_deref().unwrap_or_default(),
+            session_id.is_some()
+        ),
+    );
+    Ok((authed?, chat?))
+}
 
 /// Checks a presented token with one strongly consistent read: the session must be
 /// live, hold the token's hash, and still hold the root the login stands on.

@@ -1,4 +1,4 @@
-//! The agent's writes. Each is one atomic write that commutes with concurrent writers
+//! The agent's writes. Each commutes with concurrent writers
 //! (the customer on the web, the kiosk): nothing anyone else wrote is lost. The appending
 //! writes honour `Idempotency-Key` (see `omnisession::idempotency`).
 
@@ -31,7 +31,7 @@ async fn apply(
         .store
         .apply_changes(session, None, &changes, now, expires_at)
         .await?;
-    Written::from_applied(applied, not_found)
+    Written::from_applied(applied, session, not_found)
 }
 
 #[derive(Deserialize)]
@@ -108,9 +108,7 @@ struct MessageRequest {
 /// The channel of an agent's message when it names none: where the customer spoke last.
 fn current_channel(session: &SessionItem) -> Channel {
     session
-        .recent
-        .last()
-        .map(|m| m.channel)
+        .last_channel
         .or_else(|| session.channels().last().copied())
         .unwrap_or(Channel::Web)
 }
@@ -135,17 +133,9 @@ pub async fn message(state: &AppState, req: &Request, sid: &str) -> HttpResult {
     };
     let written = apply(state, &session, changes).await?;
     // A replay answers with the message as the first request stored it (its time).
-    let message = if written.replayed {
-        written
-            .session
-            .recent
-            .iter()
-            .rev()
-            .find(|m| m.role == message.role && m.content == message.content)
-            .cloned()
-            .unwrap_or(message)
-    } else {
-        message
+    let message = match written.first_at.clone() {
+        Some(at) => ChatMessage { at, ..message },
+        None => message,
     };
     let response = http::ok(&json!({
         "success": true,

@@ -1,5 +1,6 @@
 //! `GET /session/restore`: the token's session, with its expiry slid (written at most
-//! once an hour, so a restore is usually one read).
+//! once an hour, so a restore is usually one round trip: the session and the end of its
+//! history are read in parallel).
 
 use lambda_http::Request;
 use omnisession::AppState;
@@ -8,8 +9,8 @@ use omnisession::sessions;
 use serde_json::json;
 
 pub async fn restore(state: &AppState, req: &Request) -> HttpResult {
-    let authed = sessions::authenticate(state, http::session_token(req)).await?;
+    let (authed, chat) = sessions::authenticate_with_chat(state, http::session_token(req)).await?;
     let channel = authed.login.channel;
     let session = sessions::touch(state, authed).await?;
-    http::ok(&json!({ "session": sessions::view(&session, channel) }))
+    http::ok(&json!({ "session": sessions::view(&session, &chat, channel) }))
 }

@@ -1,6 +1,6 @@
 //! `POST /session/update {messages?, cart?, recommended_skus?, summary?}`: appends chat
-//! messages, replaces the cart, records recommended SKUs, sets the summary, in one
-//! atomic write that never overwrites a concurrent writer's messages or SKUs. An
+//! messages, replaces the cart, records recommended SKUs, sets the summary; nothing a
+//! concurrent writer wrote (messages, SKUs) is overwritten. An
 //! `Idempotency-Key` makes a retried update a no-op (see `omnisession::idempotency`).
 //!
 //! Everything is stored as written by the customer on the token's channel, `assistant`
@@ -45,7 +45,8 @@ fn at_most<T>(field: &str, list: &Option<Vec<T>>, max: usize) -> Result<(), ApiE
 }
 
 pub async fn update(state: &AppState, req: &Request) -> HttpResult {
-    let authed = sessions::authenticate(state, http::session_token(req)).await?;
+    let (authed, mut chat) =
+        sessions::authenticate_with_chat(state, http::session_token(req)).await?;
     let body: UpdateRequest = http::parse_json(req, state.config.max_body_bytes)?;
     at_most("messages", &body.messages, limits::MESSAGES_PER_UPDATE)?;
     at_most("cart", &body.cart, limits::CART_ITEMS)?;
@@ -118,8 +119,15 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
             expires_at,
         )
         .await?;
-    let written =
-        Written::from_applied(applied, || ApiError::Unauthorized(sessions::INVALID_TOKEN))?;
-    let response = http::ok(&json!({ "session": sessions::view(&written.session, channel) }))?;
+    let written = Written::from_applied(applied, &authed.session, || {
+        ApiError::Unauthorized(sessions::INVALID_TOKEN)
+    })?;
+    // The answer shows the history as read before the write plus what this write added
+    // (a replay's messages are in the history read already); nothing is read again.
+    if !written.replayed {
+        chat.extend(changes.messages);
+    }
+    let response =
+        http::ok(&json!({ "session": sessions::view(&written.session, &chat, channel) }))?;
     Ok(written.mark(response))
 }

@@ -1,9 +1,10 @@
-//! The messages table: every chat message of a session, in time order. The session item
-//! keeps only the latest window, so history is not bounded by DynamoDB's item size.
+//! The messages table: every chat message of a session, in time order. It is the only
+//! copy of the history, so history is not bounded by DynamoDB's item size and the
+//! session item does not grow with it.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::{StoreResult, unexpected};
@@ -19,30 +20,34 @@ pub(crate) fn sort_key(at: DateTime<Utc>, index: usize) -> String {
     )
 }
 
-pub(crate) fn put_message(
-    table: &str,
-    session_id: &str,
-    sort_key: String,
-    message: &ChatMessage,
-    expires_at: i64,
-) -> StoreResult<Put> {
-    let mut item: HashMap<String, AttributeValue> =
-        serde_dynamo::to_item(message).map_err(unexpected)?;
-    item.insert("pk".into(), AttributeValue::S(session_id.to_string()));
-    item.insert("sk".into(), AttributeValue::S(sort_key));
-    item.insert(
-        "expires_at".into(),
-        AttributeValue::N(expires_at.to_string()),
-    );
-    Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(pk)")
-        .build()
-        .map_err(unexpected)
-}
-
 impl super::Store {
+    /// Appends one message to a session's history. Its sort key is new, so nothing is
+    /// overwritten; it expires with the session's absolute cap.
+    pub(crate) async fn put_message(
+        &self,
+        session_id: &str,
+        sort_key: String,
+        message: &ChatMessage,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(message).map_err(unexpected)?;
+        item.insert("pk".into(), AttributeValue::S(session_id.to_string()));
+        item.insert("sk".into(), AttributeValue::S(sort_key));
+        item.insert(
+            "expires_at".into(),
+            AttributeValue::N(expires_at.to_string()),
+        );
+        self.db
+            .put_item()
+            .table_name(&self.tables.messages)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(super::classify)?;
+        Ok(())
+    }
+
     /// The last `limit` messages of a session, oldest first.
     pub async fn last_messages(
         &self,

@@ -4,20 +4,25 @@
 //! Three tables (declared in template.yaml, created locally from it):
 //! - customers: `phone#<e164>` holds the customer record (one phone, one customer);
 //!   `customer#<id>` claims the id so that two phones cannot share it.
-//! - sessions: `<session id>` holds a session with its logins' token hashes and the
-//!   latest chat window; `phone#<e164>` is the lock that makes one live session per
+//! - sessions: `<session id>` holds a session with its logins' token hashes and its
+//!   memory (summary, SKUs, cart); `phone#<e164>` is the lock that makes one live session per
 //!   phone. The `phone-index` GSI finds a phone's session across channels. `qr#<hash>`
 //!   holds a QR handoff code; `lockout#…` counts failed attempts (`guard`'s buckets);
 //!   `rate#…` counts events in a fixed window (logins minted per hour); `seen#…`
 //!   remembers delivered WhatsApp message ids and `Idempotency-Key`s.
-//! - messages: every chat message, keyed by session id and a time-ordered sort key.
+//! - messages: every chat message, keyed by session id and a time-ordered sort key: the
+//!   only copy of the history, so a session item's size does not grow with it.
 
+mod changes;
 mod customers;
+mod join;
 mod lockout;
 mod messages;
 mod qr;
 pub mod schema;
-mod sessions;
+mod session_item;
+mod tokens;
+mod transaction;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -29,12 +34,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+pub use changes::{Applied, Dedupe, SessionChanges};
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
+pub use join::{CreateSession, JoinTerms, Joined};
 pub use qr::QrGrant;
-pub use sessions::{
-    Applied, CreateSession, Dedupe, JoinTerms, Joined, SessionChanges, SessionItem, SkuMark,
-    TokenEntry,
-};
+pub use session_item::{SessionItem, SkuMark, TokenEntry};
 
 use crate::config::{Config, Tables};
 
@@ -93,6 +97,19 @@ impl Store {
     pub fn tables(&self) -> &Tables {
         &self.tables
     }
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The key of a phone's lock: the item that makes one live session per phone.
+pub(crate) fn lock_key(phone: &str) -> AttributeValue {
+    s(format!("phone#{phone}"))
 }
 
 /// A whole-number attribute of an item (expiries, counters), if present and a number.

@@ -1,0 +1,150 @@
+//! The session item as stored: the session's own fields, its logins' token hashes and
+//! its memory (summary, SKUs, cart). Chat messages are not in it: the messages table holds
+//! them (see `messages`), so the item's size does not grow with the history.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::channel::Channel;
+use crate::logins::Maker;
+use crate::model::{Author, CartItem, limits};
+use crate::token::Level;
+
+/// One login's entry in its session: only the token's hash is kept.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TokenEntry {
+    pub hash: String,
+    pub channel: Channel,
+    pub level: Level,
+    pub issued_at: String,
+    /// Who made the login (see `logins`); absent on logins stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Maker>,
+    /// The direct login a minted login stands on; absent for a direct login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// Written at most once per touch interval, like the session's expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+}
+
+/// A session as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionItem {
+    /// The session id.
+    pub pk: String,
+    pub phone: String,
+    pub customer_id: String,
+    /// Channel name → when it first joined.
+    pub channels: HashMap<String, String>,
+    /// Token id → the login it belongs to.
+    pub tokens: HashMap<String, TokenEntry>,
+    /// How many messages the session's history holds (in the messages table). Items
+    /// stored before the history moved out also hold a `recent` window, which is no
+    /// longer read and is removed by the next write.
+    pub message_count: u64,
+    /// The channel of the latest message written (absent before the first one, and on
+    /// items stored before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_channel: Option<Channel>,
+    pub summary: String,
+    /// Who wrote the summary; absent on sessions stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_by: Option<Author>,
+    /// SKU → when and by whom it was recommended.
+    pub skus: HashMap<String, SkuMark>,
+    pub cart: Vec<CartItem>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Epoch seconds; the table's TTL attribute. Slides with activity.
+    pub expires_at: i64,
+    /// Epoch seconds; the absolute cap that `expires_at` never passes.
+    pub max_expires_at: i64,
+    /// The customer's password version when the password last changed (or the session
+    /// started): a password login checked against an older password cannot join.
+    #[serde(default)]
+    pub password_version: i64,
+}
+
+impl SessionItem {
+    pub fn id(&self) -> &str {
+        &self.pk
+    }
+
+    /// Channels in the order they joined.
+    pub fn channels(&self) -> Vec<Channel> {
+        let mut joined: Vec<(&String, Channel)> = self
+            .channels
+            .iter()
+            .filter_map(|(name, at)| Channel::try_from(name.clone()).ok().map(|c| (at, c)))
+            .collect();
+        joined.sort();
+        joined.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Recommended SKUs, oldest first, newest last: the newest
+    /// [`limits::RECOMMENDED_SKUS`], whether or not a trim has run yet.
+    pub fn recommended_skus(&self) -> Vec<String> {
+        let mut skus = self.all_skus();
+        skus.drain(..skus.len().saturating_sub(limits::RECOMMENDED_SKUS));
+        skus
+    }
+
+    pub(crate) fn all_skus(&self) -> Vec<String> {
+        let mut skus: Vec<(i64, &String)> = self.skus.iter().map(|(k, v)| (v.rank, k)).collect();
+        skus.sort();
+        skus.into_iter().map(|(_, k)| k.clone()).collect()
+    }
+
+    /// Who recommended each SKU of [`SessionItem::recommended_skus`].
+    pub fn sku_authors(&self) -> std::collections::BTreeMap<String, Author> {
+        self.recommended_skus()
+            .into_iter()
+            .map(|sku| {
+                let by = self.skus.get(&sku).and_then(|m| m.by).unwrap_or_default();
+                (sku, by)
+            })
+            .collect()
+    }
+}
+
+/// When a SKU was recommended (a higher rank is later) and by whom. Stored as
+/// `"<rank> <author>"`; sessions written before authors were recorded hold the bare rank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SkuMark {
+    pub rank: i64,
+    pub by: Option<Author>,
+}
+
+impl Serialize for SkuMark {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.by {
+            None => serializer.serialize_i64(self.rank),
+            Some(by) => serializer.serialize_str(&format!("{} {by}", self.rank)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SkuMark {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Rank(i64),
+            Marked(String),
+        }
+        match Stored::deserialize(deserializer)? {
+            Stored::Rank(rank) => Ok(SkuMark { rank, by: None }),
+            Stored::Marked(text) => {
+                let (rank, by) = text
+                    .split_once(' ')
+                    .ok_or_else(|| serde::de::Error::custom("a SKU mark is \"<rank> <author>\""))?;
+                Ok(SkuMark {
+                    rank: rank.parse().map_err(serde::de::Error::custom)?,
+                    by: Some(Author::try_from(by.to_string()).map_err(serde::de::Error::custom)?),
+                })
+            }
+        }
+    }
+}
