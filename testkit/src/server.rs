@@ -26,8 +26,8 @@ use crate::{Function, scope};
 /// its IAM policy. A path no function serves goes to the session function, which answers
 /// it as every function does: 404.
 pub async fn dispatch(state: &AppState, req: Request) -> Response<Body> {
-    let function = Function::serving(req.method().as_str(), req.uri().path())
-        .unwrap_or(Function::Session);
+    let function =
+        Function::serving(req.method().as_str(), req.uri().path()).unwrap_or(Function::Session);
     scope::run_as(function.package(), function.handle(state, req)).await
 }
 

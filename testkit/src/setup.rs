@@ -26,7 +26,12 @@ pub fn dev_env(tag: &str) -> Result<BTreeMap<String, String>, Error> {
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().replace("-dev-", &format!("-{tag}-"))))
+        .map(|(k, v)| {
+            (
+                k.trim().to_string(),
+                v.trim().replace("-dev-", &format!("-{tag}-")),
+            )
+        })
         .collect())
 }
 
