@@ -392,3 +392,12 @@ impl Harness {
         Ok(event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_measured_endpoint_is_a_route_of_a_function_table() {
+        // `all` names each endpoint's function from the route tables, or panics.
+        assert!(!super::all().is_empty());
+    }
+}
