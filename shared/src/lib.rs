@@ -6,7 +6,8 @@
 //! - the DynamoDB [`store`], which knows item shapes and conditional writes;
 //! - [`sessions`], the omni-channel rules (join or start, authenticate, slide expiry);
 //! - [`http`] and [`error`], which turn API Gateway requests into domain calls and
-//!   results into `{"detail", "error_type"}` responses.
+//!   results into `{"detail", "error_type"}` responses; [`routes`], each function's
+//!   table of routes and handlers.
 //!
 //! A function's `main` builds one [`AppState`] at cold start and hands its handler to
 //! the Lambda runtime.
@@ -21,6 +22,7 @@ pub mod logins;
 pub mod model;
 pub mod passwords;
 pub mod phone;
+pub mod routes;
 pub mod secrets;
 pub mod sessions;
 pub mod store;

@@ -2,8 +2,10 @@
 
 use std::collections::BTreeSet;
 
+use omnisession::routes::Route;
 use omnisession::store::schema;
 use omnisession_admin::tables::{self, TableDef};
+use omnisession_testkit::Function;
 use serde_yaml_ng::Value;
 
 use crate::helpers::*;
@@ -112,23 +114,19 @@ fn router_routes(function: &str) -> BTreeSet<(String, String)> {
     routes
 }
 
-fn code_routes(routes: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+/// (method, path) of a function's route table.
+fn code_routes(routes: &[Route]) -> BTreeSet<(String, String)> {
     routes
         .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .map(|r| (r.method.to_string(), r.path.to_string()))
         .collect()
 }
 
 #[test]
 fn every_route_in_the_code_is_in_the_template_and_the_local_router() {
-    for (binary, routes) in [
-        ("session", session::ROUTES),
-        ("auth", auth::ROUTES),
-        ("qr", qr::ROUTES),
-        ("sales-memory", sales_memory::ROUTES),
-        ("whatsapp", whatsapp::ROUTES),
-    ] {
-        let code = code_routes(routes);
+    for function in Function::ALL {
+        let binary = function.package();
+        let code = code_routes(function.routes());
         assert_eq!(
             template_routes(binary),
             code,

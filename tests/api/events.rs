@@ -1,7 +1,9 @@
 //! Every sample event in `events/` is accepted by the handler that serves its route, with
 //! only the session token filled in (as a `sam local invoke` user would).
 
+use omnisession::routes::Route;
 use omnisession_admin::import::import_customers;
+use omnisession_testkit::Function;
 
 use crate::helpers::*;
 
@@ -62,12 +64,12 @@ async fn every_sample_event_is_served_by_its_handler() {
 
 /// `events/<slug>.json` for a route: the path with `/` as `-` and `{sid}` as `sid`, plus
 /// `-get`/`-post` where one path has both.
-fn event_name(routes: &[(&str, &str)], method: &str, path: &str) -> String {
+fn event_name(routes: &[Route], method: &str, path: &str) -> String {
     let slug = path
         .trim_start_matches('/')
         .replace('/', "-")
         .replace("{sid}", "sid");
-    let methods = routes.iter().filter(|(_, p)| *p == path).count();
+    let methods = routes.iter().filter(|r| r.path == path).count();
     if methods > 1 {
         format!("{slug}-{}", method.to_ascii_lowercase())
     } else {
@@ -84,7 +86,7 @@ fn every_route_has_a_sample_event() {
         qr::ROUTES,
         sales_memory::ROUTES,
     ] {
-        for (method, path) in routes {
+        for Route { method, path, .. } in routes {
             let req = event(&event_name(routes, method, path));
             let sample_path = req.uri().path().replace("REPLACE_WITH_SESSION_ID", "{sid}");
             if req.method().as_str() != *method || sample_path != *path {
@@ -118,7 +120,7 @@ async fn every_qr_and_memory_sample_is_served_by_its_handler() {
         .await;
     assert_eq!(verify.status, 200, "auth-qr-verify: {:?}", verify.body);
 
-    for (method, path) in sales_memory::ROUTES {
+    for Route { method, path, .. } in sales_memory::ROUTES {
         let name = event_name(sales_memory::ROUTES, method, path);
         let reply = app.send(memory_event(&name, &sid)).await;
         assert_eq!(reply.status, 200, "{name}: {:?}", reply.body);
@@ -127,14 +129,9 @@ async fn every_qr_and_memory_sample_is_served_by_its_handler() {
 
 #[test]
 fn every_file_in_events_is_an_api_gateway_v2_request_for_a_real_route() {
-    let routes: Vec<(&str, &str)> = [
-        session::ROUTES,
-        auth::ROUTES,
-        qr::ROUTES,
-        sales_memory::ROUTES,
-        whatsapp::ROUTES,
-    ]
-    .concat();
+    let routes: Vec<(&str, &str)> = Function::all_routes()
+        .map(|(_, r)| (r.method, r.path))
+        .collect();
     let mut files = 0;
     for entry in std::fs::read_dir(repo_root().join("events")).unwrap() {
         let path = entry.unwrap().path();

@@ -3,18 +3,20 @@
 //! and isolates itself with fresh random phone numbers.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use lambda_http::http::{HeaderMap, HeaderValue};
+use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request};
 use omnisession::AppState;
 use omnisession::config::Config;
-use omnisession::passwords::Passwords;
 use omnisession::secrets::{SecretString, hub_signature, sign_login};
-use omnisession::store::{Store, schema};
+use omnisession::store::schema;
 use omnisession_admin::tables;
+pub use omnisession_testkit::probe::Probe;
+pub use omnisession_testkit::setup::repo_root;
+pub use omnisession_testkit::{Reply, unique_phone, wamid};
+use omnisession_testkit::{server, setup};
 use serde_json::{Value, json};
 
 use crate::iam::Iam;
@@ -22,20 +24,10 @@ use crate::iam::Iam;
 pub const DEMO_PHONE: &str = "+919876543210";
 pub const DEMO_PASSWORD: &str = "test123";
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// config/dev.env with the test overrides `scripts/test.sh` applies: its own DynamoDB
 /// Local port, `-test-` tables, bcrypt cost 4. Process variables win.
-pub fn test_env() -> HashMap<String, String> {
-    let text = std::fs::read_to_string(repo_root().join("config/dev.env")).expect("config/dev.env");
-    let mut env: HashMap<String, String> = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().replace("-dev-", "-test-")))
-        .collect();
+pub fn test_env() -> BTreeMap<String, String> {
+    let mut env = setup::dev_env("test").expect("config/dev.env");
     env.insert("DYNAMODB_ENDPOINT".into(), "http://127.0.0.1:8101".into());
     env.insert("BCRYPT_COST".into(), "4".into());
     for key in env.clone().keys() {
@@ -59,71 +51,19 @@ pub fn test_config() -> Config {
     Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration")
 }
 
-/// Counts the DynamoDB operations a client makes (one per call, however many retries).
-#[derive(Clone, Debug, Default)]
-pub struct CallCounter(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
-
-impl CallCounter {
-    pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-impl aws_sdk_dynamodb::config::Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    fn read_before_execution(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
-            '_,
-        >,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        use aws_sdk_dynamodb::operation::*;
-        let input = context.input();
-        let operation = if input.downcast_ref::<get_item::GetItemInput>().is_some() {
-            "GetItem"
-        } else if input
-            .downcast_ref::<batch_get_item::BatchGetItemInput>()
-            .is_some()
-        {
-            "BatchGetItem"
-        } else if input.downcast_ref::<query::QueryInput>().is_some() {
-            "Query"
-        } else if input
-            .downcast_ref::<update_item::UpdateItemInput>()
-            .is_some()
-        {
-            "UpdateItem"
-        } else if input
-            .downcast_ref::<transact_write_items::TransactWriteItemsInput>()
-            .is_some()
-        {
-            "TransactWriteItems"
-        } else {
-            "other"
-        };
-        self.0.lock().unwrap().push(operation.to_string());
-        Ok(())
-    }
-}
-
 pub fn client(config: &Config) -> Client {
-    client_with(config, CallCounter::default())
+    client_checked(config, None, Iam::for_tables(&config.tables))
 }
 
-/// A client whose calls `counter` counts and whose calls made by a function's handler
-/// template.yaml's policies check (see `iam`).
-pub fn client_with(config: &Config, counter: CallCounter) -> Client {
-    client_checked(config, counter, Iam::for_tables(&config.tables))
-}
-
-pub fn client_checked(config: &Config, counter: CallCounter, iam: Iam) -> Client {
+/// A client whose calls `probe` records, if given, and whose calls made by a function's
+/// handler template.yaml's policies check (see `iam`).
+pub fn client_checked(config: &Config, probe: Option<Probe>, iam: Iam) -> Client {
     let endpoint = config.dynamodb_endpoint.clone().expect("DYNAMODB_ENDPOINT");
-    let sdk = aws_sdk_dynamodb::Config::builder()
-        .interceptor(counter)
+    let mut sdk = aws_sdk_dynamodb::Config::builder();
+    if let Some(probe) = probe {
+        sdk = sdk.interceptor(probe);
+    }
+    let sdk = sdk
         .interceptor(iam)
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("ap-south-1"))
@@ -139,10 +79,7 @@ pub fn table_names(config: &Config) -> BTreeMap<String, String> {
 
 /// Creates `config`'s tables as template.yaml declares them, unless they exist.
 pub async fn create_tables(client: &Client, config: &Config) {
-    let template =
-        std::fs::read_to_string(repo_root().join("template.yaml")).expect("read template.yaml");
-    let defs = tables::table_definitions(&template).expect("table definitions of template.yaml");
-    tables::create_tables(client, &defs, &table_names(config), false)
+    setup::create_tables(client, config)
         .await
         .expect("tables (is DynamoDB Local running? use `make test`)");
 }
@@ -152,39 +89,6 @@ pub type Item = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
 
 pub struct App {
     pub state: std::sync::Arc<AppState>,
-}
-
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub body: Value,
-    pub headers: HeaderMap,
-}
-
-impl Reply {
-    pub fn token(&self) -> String {
-        self.body["session_token"]
-            .as_str()
-            .expect("session_token")
-            .to_string()
-    }
-    pub fn session_id(&self) -> String {
-        self.body["session"]["session_id"]
-            .as_str()
-            .expect("session_id")
-            .to_string()
-    }
-    pub fn detail(&self) -> &str {
-        self.body["detail"].as_str().unwrap_or("")
-    }
-    pub fn channels(&self) -> Vec<String> {
-        self.body["session"]["metadata"]["channels"]
-            .as_array()
-            .expect("channels")
-            .iter()
-            .map(|c| c.as_str().unwrap().to_string())
-            .collect()
-    }
 }
 
 /// A Meta webhook delivery of text messages: (sender phone digits, message id, text).
@@ -201,16 +105,6 @@ pub fn delivery(messages: &[(&str, &str, &str)], name: &str) -> Value {
         .collect();
     json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
         "value": {"messaging_product": "whatsapp", "contacts": contacts, "messages": messages}}]}]})
-}
-
-/// A fresh WhatsApp message id.
-pub fn wamid() -> String {
-    format!("wamid.{}", hex::encode(rand::random::<[u8; 12]>()))
-}
-
-/// A fresh, valid Indian mobile number, so tests never share a customer.
-pub fn unique_phone() -> String {
-    format!("+9198{:08}", rand::random::<u32>() % 100_000_000)
 }
 
 /// A request read from `events/<name>.json`, exactly as API Gateway would send it.
@@ -257,7 +151,7 @@ pub fn memory_event(name: &str, sid: &str) -> Request {
 /// The same request from another address (API Gateway's `requestContext.http.sourceIp`).
 pub fn from_ip(req: Request, source_ip: &str) -> Request {
     use lambda_http::RequestExt;
-    req.with_request_context(omnisession_tests::server::source_context(source_ip))
+    req.with_request_context(server::source_context(source_ip))
 }
 
 pub fn with_token(req: Request, token: &str) -> Request {
@@ -266,19 +160,21 @@ pub fn with_token(req: Request, token: &str) -> Request {
 
 impl App {
     pub async fn new() -> Self {
-        Self::counting(CallCounter::default()).await
-    }
-
-    /// An app whose DynamoDB calls `counter` records.
-    pub async fn counting(counter: CallCounter) -> Self {
         let config = test_config();
         let iam = Iam::for_tables(&config.tables);
-        Self::build(config, counter, iam).await
+        Self::build(config, None, iam).await
+    }
+
+    /// An app whose DynamoDB calls `probe` records.
+    pub async fn counting(probe: Probe) -> Self {
+        let config = test_config();
+        let iam = Iam::for_tables(&config.tables);
+        Self::build(config, Some(probe), iam).await
     }
 
     /// An app whose functions' calls `iam` checks and records.
     pub async fn checked_by(iam: Iam) -> Self {
-        Self::build(test_config(), CallCounter::default(), iam).await
+        Self::build(test_config(), None, iam).await
     }
 
     /// An app for old front ends: `CUSTOMER_MEMORY_WRITES=all` lets customer tokens set
@@ -301,33 +197,27 @@ impl App {
         config.tables.sessions = format!("{prefix}-sessions");
         config.tables.messages = format!("{prefix}-messages");
         let iam = Iam::for_tables(&config.tables);
-        Self::build(config, CallCounter::default(), iam).await
+        Self::build(config, None, iam).await
     }
 
     /// An app with a configuration of the test's own (on the shared tables).
     pub async fn with_config(config: Config) -> Self {
         let iam = Iam::for_tables(&config.tables);
-        Self::build(config, CallCounter::default(), iam).await
+        Self::build(config, None, iam).await
     }
 
-    async fn build(config: Config, counter: CallCounter, iam: Iam) -> Self {
-        let client = client_checked(&config, counter, iam);
+    async fn build(config: Config, probe: Option<Probe>, iam: Iam) -> Self {
+        let client = client_checked(&config, probe, iam);
         create_tables(&client, &config).await;
-        let store = Store::new(client, config.tables.clone());
-        let passwords = Passwords::new(config.bcrypt_cost);
         Self {
-            state: std::sync::Arc::new(AppState {
-                config,
-                store,
-                passwords,
-            }),
+            state: std::sync::Arc::new(setup::state(config, client)),
         }
     }
 
-    /// Serves this app's functions over HTTP (see `omnisession_tests::server`); the
+    /// Serves this app's functions over HTTP (see `omnisession_testkit::server`); the
     /// base URL.
     pub async fn serve(&self) -> String {
-        let addr = omnisession_tests::server::start(self.state.clone())
+        let addr = server::start(self.state.clone())
             .await
             .expect("a local port for the HTTP server");
         format!("http://{addr}")
@@ -383,19 +273,7 @@ impl App {
 
     /// Sends a request to the function that serves its path, as API Gateway would.
     pub async fn send(&self, req: Request) -> Reply {
-        let response = omnisession_tests::server::dispatch(&self.state, req).await;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = match response.body() {
-            Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
-            Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
-        Reply {
-            status,
-            body,
-            headers,
-        }
+        Reply::from_response(server::dispatch(&self.state, req).await)
     }
 
     pub async fn qr_init(&self, token: &str) -> Reply {

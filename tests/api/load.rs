@@ -4,7 +4,7 @@
 //! agent message and an agent read at once. It ends with every request answered 2xx, one
 //! session per phone, and every write present.
 //!
-//! By default it runs against the functions served in process (`omnisession_tests::
+//! By default it runs against the functions served in process (`omnisession_testkit::
 //! server`) on DynamoDB Local. Bigger, or against another stack:
 //!   LOAD_PHONES=2000 cargo nextest run -E 'test(load::)'                (20 000 requests)
 //!   OMNISESSION_LOAD_URL=http://localhost:8000 cargo nextest run -E 'test(load::)'  (`make dev`)

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use omnisession_testkit::Function;
 use serde_yaml_ng::Value;
 
 use crate::helpers::repo_root;
@@ -12,18 +13,11 @@ fn spec() -> Value {
     serde_yaml_ng::from_str(&text).unwrap()
 }
 
+/// (method, path) of every route in the functions' route tables.
 fn code_routes() -> BTreeSet<(String, String)> {
-    [
-        session::ROUTES,
-        auth::ROUTES,
-        qr::ROUTES,
-        sales_memory::ROUTES,
-        whatsapp::ROUTES,
-    ]
-    .iter()
-    .flat_map(|routes| routes.iter())
-    .map(|(m, p)| (m.to_string(), p.to_string()))
-    .collect()
+    Function::all_routes()
+        .map(|(_, r)| (r.method.to_string(), r.path.to_string()))
+        .collect()
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `schemathesis` (from PyPI, installed by `scripts/install.sh`) fuzzes every operation of
 //! `openapi.yaml` over HTTP (`scripts/fuzz.sh`): no 5xx, and every status code, content
 //! type and body must be one the spec declares. It runs against the functions served in
-//! process (`omnisession_tests::server`) on tables of its own, since it fails QR codes and
+//! process (`omnisession_testkit::server`) on tables of its own, since it fails QR codes and
 //! passwords on purpose and would lock out the dev kiosk key for the other tests.
 
 use crate::helpers::*;

@@ -1,4 +1,4 @@
-//! The interceptor: every SDK call a function makes (see `omnisession_tests::scope`) is
+//! The interceptor: every SDK call a function makes (see `omnisession_testkit::scope`) is
 //! checked against that function's policy before it is sent, and refused the way AWS
 //! refuses it, so that a permission missing from template.yaml fails the test that
 //! needs it instead of the deployed stack.
@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContex
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::error::BoxError;
 use omnisession::config::Tables;
-use omnisession_tests::scope;
+use omnisession_testkit::scope;
 
 use super::actions;
 use super::policy::{Grant, Policies};

@@ -4,8 +4,8 @@
 //!
 //! - [`policy`] reads each function's grants from template.yaml;
 //! - [`actions`] derives the (action, resource) pairs AWS checks for a call;
-//! - [`enforce`] is the interceptor on the harness's clients (`helpers::client_with`):
-//!   a call made by a function's handler (`omnisession_tests::scope`, set by
+//! - [`enforce`] is the interceptor on the harness's clients (`helpers::client_checked`):
+//!   a call made by a function's handler (`omnisession_testkit::scope`, set by
 //!   `server::dispatch`) that its policy does not allow fails as AWS would fail it, and
 //!   stderr names the permission;
 //! - [`tour`] is the drift test: it drives every DynamoDB call path of every function

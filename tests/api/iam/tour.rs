@@ -58,7 +58,7 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use omnisession::model::limits;
-use omnisession_tests::scope::FUNCTIONS;
+use omnisession_testkit::Function;
 use serde_json::{Value, json};
 
 use super::Iam;
@@ -78,15 +78,18 @@ async fn iam_policies_grant_exactly_what_the_functions_use() {
     whatsapp(&app).await;
 
     let policies = iam.policies();
-    let functions: BTreeSet<String> = FUNCTIONS.iter().map(|f| f.to_string()).collect();
+    let functions: BTreeSet<String> = Function::ALL
+        .iter()
+        .map(|f| f.package().to_string())
+        .collect();
     assert_eq!(
         policies.functions(),
         functions,
-        "template.yaml's functions vs omnisession_tests::scope::FUNCTIONS"
+        "template.yaml's functions vs omnisession_testkit::Function::ALL"
     );
     let used = iam.used();
     let mut problems = Vec::new();
-    for function in FUNCTIONS {
+    for function in Function::ALL.map(Function::package) {
         let used: BTreeSet<Grant> = used
             .iter()
             .filter(|(f, _)| f == function)

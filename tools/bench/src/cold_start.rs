@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::Result;
-use crate::endpoints::Function;
 use crate::runtime_api::RuntimeApi;
 use crate::stats::Summary;
+use omnisession_testkit::Function;
 
 pub struct ColdStart {
     pub function: Function,

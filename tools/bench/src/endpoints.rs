@@ -4,65 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use lambda_http::{Body, Request, Response};
 use omnisession::AppState;
 use omnisession::secrets::{SecretString, hub_signature, timed_payload};
+use omnisession_testkit::probe::Probe;
+use omnisession_testkit::{Function, Reply, unique_phone, wamid};
 use serde_json::{Value, json};
 
 use crate::Result;
 use crate::events::{Event, Events};
-use crate::probe::Probe;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Function {
-    Session,
-    Auth,
-    Qr,
-    SalesMemory,
-    WhatsApp,
-}
-
-impl Function {
-    pub const ALL: [Function; 5] = [
-        Function::Session,
-        Function::Auth,
-        Function::Qr,
-        Function::SalesMemory,
-        Function::WhatsApp,
-    ];
-
-    /// The cargo package (and `target/lambda/<name>`) of the function.
-    pub fn package(self) -> &'static str {
-        match self {
-            Function::Session => "session",
-            Function::Auth => "auth",
-            Function::Qr => "qr",
-            Function::SalesMemory => "sales-memory",
-            Function::WhatsApp => "whatsapp",
-        }
-    }
-
-    /// Its logical id in template.yaml.
-    pub fn resource(self) -> &'static str {
-        match self {
-            Function::Session => "SessionFunction",
-            Function::Auth => "AuthFunction",
-            Function::Qr => "QrFunction",
-            Function::SalesMemory => "SalesMemoryFunction",
-            Function::WhatsApp => "WhatsAppFunction",
-        }
-    }
-
-    pub async fn handle(self, state: &AppState, req: Request) -> Response<Body> {
-        match self {
-            Function::Session => session::handle(state, req).await,
-            Function::Auth => auth::handle(state, req).await,
-            Function::Qr => qr::handle(state, req).await,
-            Function::SalesMemory => sales_memory::handle(state, req).await,
-            Function::WhatsApp => whatsapp::handle(state, req).await,
-        }
-    }
-}
 
 /// What a measured request does; each has its own preparation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +46,9 @@ pub enum Kind {
 
 #[derive(Clone, Debug)]
 pub struct Endpoint {
+    /// The function whose route table has [`Self::route`].
     pub function: Function,
+    /// `METHOD /path`, as the function's route table writes it.
     pub route: &'static str,
     /// Which case of the route (e.g. joining a live session or starting one).
     pub case: &'static str,
@@ -143,88 +94,59 @@ impl Endpoint {
     }
 }
 
+/// The function whose route table has `route` (`METHOD /path`).
+fn function_of(route: &str) -> Function {
+    let (method, path) = route.split_once(' ').expect("METHOD /path");
+    Function::all_routes()
+        .find(|(_, r)| r.method == method && r.path == path)
+        .map(|(function, _)| function)
+        .unwrap_or_else(|| panic!("no function's route table has {route}"))
+}
+
 /// The measured endpoints, in report order.
 // One endpoint per line reads as a table; rustfmt would spread each over eight lines.
 #[rustfmt::skip]
 pub fn all() -> Vec<Endpoint> {
-    use Function::*;
     use Kind::*;
-    let e = |function, route, case, kind, bcrypt_cost, runs_bcrypt| Endpoint {
-        function, route, case, kind, bcrypt_cost, runs_bcrypt, at_token_cap: false,
+    let e = |route, case, kind, bcrypt_cost, runs_bcrypt| Endpoint {
+        function: function_of(route), route, case, kind, bcrypt_cost, runs_bcrypt, at_token_cap: false,
     };
     let capped = |endpoint: Endpoint| Endpoint { at_token_cap: true, ..endpoint };
     vec![
-        e(Session, "POST /session/start", "(kiosk, new phone)", StartNewPhone, 4, false),
-        e(Session, "POST /session/start", "(kiosk, joins live session)", StartJoin, 4, false),
-        e(Session, "POST /session/login", "(signed, new phone)", SignedLoginNewPhone, 4, false),
-        e(Session, "POST /session/login", "(signed, joins)", SignedLoginJoin, 4, false),
-        capped(e(Session, "POST /session/login", "(signed, joins a session full of WhatsApp logins)", SignedLoginJoin, 4, false)),
-        e(Session, "GET /session/restore", "(no slide due)", Restore, 4, false),
-        e(Session, "POST /session/update", "(2 messages, cart, SKUs, summary)", Update, 4, false),
-        e(Session, "POST /session/end", "(local)", EndLocal, 4, false),
-        e(Session, "POST /session/end", "(global)", EndGlobal, 4, false),
-        e(Auth, "POST /auth/signup", "(bcrypt 4)", Signup, 4, true),
-        e(Auth, "POST /auth/signup", "(bcrypt 12)", Signup, 12, true),
-        e(Auth, "POST /auth/login", "(joins, bcrypt 4)", PasswordLoginJoin, 4, true),
-        capped(e(Auth, "POST /auth/login", "(joins a session full of password logins, bcrypt 4)", PasswordLoginJoin, 4, true)),
-        e(Auth, "POST /auth/login", "(new session, bcrypt 4)", PasswordLoginNewSession, 4, true),
-        e(Auth, "POST /auth/login", "(joins, bcrypt 12)", PasswordLoginJoin, 12, true),
-        e(Auth, "POST /auth/logout", "", Logout, 4, false),
-        e(Auth, "POST /auth/logout-all", "", LogoutAll, 4, false),
-        e(Qr, "POST /auth/qr-init", "", QrInit, 4, false),
-        e(Qr, "POST /auth/qr-verify", "", QrVerify, 4, false),
-        e(SalesMemory, "GET /session/{sid}/context", "(limit 20)", Context, 4, false),
-        e(SalesMemory, "GET /session/{sid}/summary", "", SummaryGet, 4, false),
-        e(SalesMemory, "GET /session/{sid}/recommendations", "", RecommendationsGet, 4, false),
-        e(SalesMemory, "GET /session/{sid}/cart", "", CartGet, 4, false),
-        e(SalesMemory, "POST /session/{sid}/summary", "", SummaryPost, 4, false),
-        e(SalesMemory, "POST /session/{sid}/recommendations", "", RecommendationsPost, 4, false),
-        e(SalesMemory, "POST /session/{sid}/messages", "", MessagesPost, 4, false),
-        e(WhatsApp, "POST /webhooks/whatsapp", "(1 text message)", WebhookDelivery, 4, false),
-        e(WhatsApp, "POST /webhooks/whatsapp", "(redelivery, deduped)", WebhookRedelivery, 4, false),
-        e(WhatsApp, "POST /webhooks/whatsapp", "(status callback)", WebhookStatus, 4, false),
-        e(WhatsApp, "GET /webhooks/whatsapp", "(handshake)", WebhookHandshake, 4, false),
+        e("POST /session/start", "(kiosk, new phone)", StartNewPhone, 4, false),
+        e("POST /session/start", "(kiosk, joins live session)", StartJoin, 4, false),
+        e("POST /session/login", "(signed, new phone)", SignedLoginNewPhone, 4, false),
+        e("POST /session/login", "(signed, joins)", SignedLoginJoin, 4, false),
+        capped(e("POST /session/login", "(signed, joins a session full of WhatsApp logins)", SignedLoginJoin, 4, false)),
+        e("GET /session/restore", "(no slide due)", Restore, 4, false),
+        e("POST /session/update", "(2 messages, cart, SKUs, summary)", Update, 4, false),
+        e("POST /session/end", "(local)", EndLocal, 4, false),
+        e("POST /session/end", "(global)", EndGlobal, 4, false),
+        e("POST /auth/signup", "(bcrypt 4)", Signup, 4, true),
+        e("POST /auth/signup", "(bcrypt 12)", Signup, 12, true),
+        e("POST /auth/login", "(joins, bcrypt 4)", PasswordLoginJoin, 4, true),
+        capped(e("POST /auth/login", "(joins a session full of password logins, bcrypt 4)", PasswordLoginJoin, 4, true)),
+        e("POST /auth/login", "(new session, bcrypt 4)", PasswordLoginNewSession, 4, true),
+        e("POST /auth/login", "(joins, bcrypt 12)", PasswordLoginJoin, 12, true),
+        e("POST /auth/logout", "", Logout, 4, false),
+        e("POST /auth/logout-all", "", LogoutAll, 4, false),
+        e("POST /auth/qr-init", "", QrInit, 4, false),
+        e("POST /auth/qr-verify", "", QrVerify, 4, false),
+        e("GET /session/{sid}/context", "(limit 20)", Context, 4, false),
+        e("GET /session/{sid}/summary", "", SummaryGet, 4, false),
+        e("GET /session/{sid}/recommendations", "", RecommendationsGet, 4, false),
+        e("GET /session/{sid}/cart", "", CartGet, 4, false),
+        e("POST /session/{sid}/summary", "", SummaryPost, 4, false),
+        e("POST /session/{sid}/recommendations", "", RecommendationsPost, 4, false),
+        e("POST /session/{sid}/messages", "", MessagesPost, 4, false),
+        e("POST /webhooks/whatsapp", "(1 text message)", WebhookDelivery, 4, false),
+        e("POST /webhooks/whatsapp", "(redelivery, deduped)", WebhookRedelivery, 4, false),
+        e("POST /webhooks/whatsapp", "(status callback)", WebhookStatus, 4, false),
+        e("GET /webhooks/whatsapp", "(handshake)", WebhookHandshake, 4, false),
     ]
 }
 
-/// A reply, for preparation steps.
-pub struct Reply {
-    pub status: u16,
-    pub body: Value,
-}
-
-impl Reply {
-    fn str(&self, pointer: &str) -> Result<String> {
-        self.body
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| format!("reply {} has no {pointer}: {}", self.status, self.body).into())
-    }
-    pub fn token(&self) -> Result<String> {
-        self.str("/session_token")
-    }
-    pub fn session_id(&self) -> Result<String> {
-        self.str("/session/session_id")
-    }
-}
-
-pub fn reply(response: Response<Body>) -> Reply {
-    let status = response.status().as_u16();
-    let body = match response.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
-        Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
-    Reply { status, body }
-}
-
 pub const PASSWORD: &str = "bench horse staple 7";
-
-/// A fresh, valid Indian mobile number: every customer the bench makes is its own.
-pub fn unique_phone() -> String {
-    format!("+9197{:08}", rand::random::<u32>() % 100_000_000)
-}
 
 /// A customer with a live web session, made for one endpoint's measurements.
 #[derive(Clone, Debug)]
@@ -277,9 +199,13 @@ impl Harness {
         self.events.get(name).request_id(&format!("bench-{n}"))
     }
 
-    /// An untimed call, for preparation; anything but 2xx stops the bench.
-    async fn call(&self, function: Function, cost: u32, event: Event) -> Result<Reply> {
-        let reply = reply(function.handle(self.state(cost), event.request()?).await);
+    /// An untimed call to the function serving `event`'s route, for preparation; anything
+    /// but 2xx stops the bench.
+    async fn call(&self, cost: u32, event: Event) -> Result<Reply> {
+        let req = event.request()?;
+        let function = Function::serving(req.method().as_str(), req.uri().path())
+            .ok_or_else(|| format!("no function serves {}", req.uri().path()))?;
+        let reply = Reply::from_response(function.handle(self.state(cost), req).await);
         if !(200..300).contains(&reply.status) {
             return Err(format!("preparation call failed: {} {}", reply.status, reply.body).into());
         }
@@ -351,22 +277,20 @@ impl Harness {
     pub async fn fixture(&self, endpoint: &Endpoint) -> Result<Fixture> {
         let cost = endpoint.bcrypt_cost;
         let phone = unique_phone();
-        let signup = self
-            .call(Function::Auth, cost, self.signup_event(&phone))
-            .await?;
+        let signup = self.call(cost, self.signup_event(&phone)).await?;
         let fixture = Fixture {
             phone,
-            token: signup.token()?,
-            session_id: signup.session_id()?,
+            token: signup.text("/session_token")?,
+            session_id: signup.text("/session/session_id")?,
         };
         if endpoint.at_token_cap {
             for _ in 0..FULL_SESSION_LOGINS {
                 if endpoint.kind == Kind::PasswordLoginJoin {
                     let event = self.login_event(&fixture.phone, "web");
-                    self.call(Function::Auth, cost, event).await?;
+                    self.call(cost, event).await?;
                 } else {
                     let event = self.signed_login_event(&fixture.phone);
-                    self.call(Function::Session, cost, event).await?;
+                    self.call(cost, event).await?;
                 }
             }
         }
@@ -377,7 +301,7 @@ impl Harness {
                     .event("session-update")
                     .token(&fixture.token)
                     .body(&update);
-                self.call(Function::Session, cost, event).await?;
+                self.call(cost, event).await?;
             }
         }
         self.probe.take();
@@ -399,44 +323,35 @@ impl Harness {
                 self.event("session-update").token(&fx.token).body(&body)
             }
             EndLocal => {
-                let login = self
-                    .call(Function::Session, cost, self.signed_login_event(&fx.phone))
-                    .await?;
-                self.end_event(&login.token()?, "local")
+                let login = self.call(cost, self.signed_login_event(&fx.phone)).await?;
+                self.end_event(&login.text("/session_token")?, "local")
             }
             EndGlobal => {
                 // A global end needs a password login: a fresh customer's.
-                let signup = self
-                    .call(Function::Auth, cost, self.signup_event(&unique_phone()))
-                    .await?;
-                self.end_event(&signup.token()?, "global")
+                let signup = self.call(cost, self.signup_event(&unique_phone())).await?;
+                self.end_event(&signup.text("/session_token")?, "global")
             }
             Signup => self.signup_event(&unique_phone()),
             PasswordLoginJoin => self.login_event(&fx.phone, "kiosk"),
             PasswordLoginNewSession => {
                 // End the phone's session so that the measured login starts one.
-                let login = self
-                    .call(Function::Auth, cost, self.login_event(&fx.phone, "web"))
-                    .await?;
+                let login = self.call(cost, self.login_event(&fx.phone, "web")).await?;
                 self.call(
-                    Function::Session,
                     cost,
-                    self.end_event(&login.token()?, "global"),
+                    self.end_event(&login.text("/session_token")?, "global"),
                 )
                 .await?;
                 self.login_event(&fx.phone, "web")
             }
             Logout | LogoutAll | QrVerify => {
-                let login = self
-                    .call(Function::Auth, cost, self.login_event(&fx.phone, "web"))
-                    .await?;
-                let token = login.token()?;
+                let login = self.call(cost, self.login_event(&fx.phone, "web")).await?;
+                let token = login.text("/session_token")?;
                 match endpoint.kind {
                     Logout => self.event("auth-logout").token(&token),
                     LogoutAll => self.event("auth-logout-all").token(&token),
                     _ => {
                         let init = self
-                            .call(Function::Qr, cost, self.event("auth-qr-init").token(&token))
+                            .call(cost, self.event("auth-qr-init").token(&token))
                             .await?;
                         let code = init
                             .body
@@ -465,7 +380,7 @@ impl Harness {
             WebhookDelivery => self.webhook_event(&fx.phone, &wamid()),
             WebhookRedelivery => {
                 let event = self.webhook_event(&fx.phone, &wamid());
-                self.call(Function::WhatsApp, cost, event.clone()).await?;
+                self.call(cost, event.clone()).await?;
                 event
             }
             WebhookStatus => {
@@ -478,7 +393,11 @@ impl Harness {
     }
 }
 
-/// A fresh WhatsApp message id.
-fn wamid() -> String {
-    format!("wamid.{}", hex::encode(rand::random::<[u8; 12]>()))
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_measured_endpoint_is_a_route_of_a_function_table() {
+        // `all` names each endpoint's function from the route tables, or panics.
+        assert!(!super::all().is_empty());
+    }
 }

@@ -11,10 +11,12 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::Client;
 
+use omnisession_testkit::Reply;
+use omnisession_testkit::capacity::Capacity;
+use omnisession_testkit::probe::Call;
+
 use crate::Result;
-use crate::capacity::Capacity;
-use crate::endpoints::{Endpoint, Harness, RENEW_EVERY, reply};
-use crate::probe::Call;
+use crate::endpoints::{Endpoint, Harness, RENEW_EVERY};
 use crate::replay;
 use crate::stats::Summary;
 
@@ -143,7 +145,7 @@ pub async fn measure(
 
         harness.probe.request_capacity(false);
         let calls = harness.probe.take();
-        let answer = reply(response);
+        let answer = Reply::from_response(response);
         if !(200..300).contains(&answer.status) {
             return Err(format!(
                 "{}: status {} {}",

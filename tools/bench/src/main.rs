@@ -9,13 +9,11 @@
 //! ```
 
 mod bcrypt_cost;
-mod capacity;
 mod cold_start;
 mod endpoints;
 mod events;
 mod init_breakdown;
 mod latency;
-mod probe;
 mod replay;
 mod report;
 mod runtime_api;
@@ -26,7 +24,10 @@ mod stats;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use endpoints::{Endpoint, Function, Harness, Kind};
+use endpoints::{Endpoint, Harness, Kind};
+use omnisession_testkit::Function;
+use omnisession_testkit::probe::Probe;
+use omnisession_testkit::setup::repo_root;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T> = std::result::Result<T, Error>;
@@ -42,7 +43,7 @@ struct Args {
 }
 
 fn args() -> Result<Args> {
-    let root = setup::repo_root();
+    let root = repo_root();
     let mut args = Args {
         port: 8102,
         out: root.join("BENCHMARKS.md"),
@@ -95,16 +96,16 @@ macro_rules! progress {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let root = setup::repo_root();
+    let root = repo_root();
     let load_before = load_average();
     let template = sizes::template(&root)?;
-    let env = setup::bench_env(&root, args.port, 4)?;
+    let env = setup::bench_env(args.port, 4)?;
     let config = setup::config(&env)?;
 
-    let probe = probe::Probe::default();
+    let probe = Probe::default();
     let client = setup::client(&config, Some(probe.clone())).await;
     let replay_client = setup::client(&config, None).await;
-    setup::create_tables(&root, &replay_client, &config).await?;
+    omnisession_testkit::setup::create_tables(&replay_client, &config).await?;
 
     // The handlers log one JSON line per request, as deployed (to stdout).
     omnisession::telemetry::init();

@@ -12,7 +12,7 @@ use std::time::Instant;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
-use crate::probe::{Call, Input};
+use omnisession_testkit::probe::{Call, Input};
 
 pub struct Replayed {
     pub millis: f64,

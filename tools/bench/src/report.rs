@@ -7,7 +7,9 @@ use std::path::Path;
 
 use crate::bcrypt_cost::BcryptTiming;
 use crate::cold_start::ColdStart;
-use crate::endpoints::{Function, Kind};
+use omnisession_testkit::Function;
+
+use crate::endpoints::Kind;
 use crate::init_breakdown::STEPS;
 use crate::latency::{Measured, Plan};
 use crate::sizes::{Sizes, Template};

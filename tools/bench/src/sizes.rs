@@ -7,8 +7,9 @@ use std::path::Path;
 
 use serde_yaml_ng::Value;
 
+use omnisession_testkit::Function;
+
 use crate::Result;
-use crate::endpoints::Function;
 
 pub struct Template {
     /// MB per function.
@@ -35,8 +36,16 @@ pub fn template(root: &Path) -> Result<Template> {
     let global = resolve(&doc["Globals"]["Function"]["MemorySize"]).unwrap_or(128);
     let mut memory_mb = BTreeMap::new();
     for function in Function::ALL {
-        let size = resolve(&doc["Resources"][function.resource()]["Properties"]["MemorySize"])
-            .unwrap_or(global);
+        // The function's resource: the one template.yaml builds from its binary.
+        let resource = doc["Resources"]
+            .as_mapping()
+            .and_then(|resources| {
+                resources.values().find(|r| {
+                    r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(function.package())
+                })
+            })
+            .ok_or_else(|| format!("template.yaml builds no {}", function.package()))?;
+        let size = resolve(&resource["Properties"]["MemorySize"]).unwrap_or(global);
         memory_mb.insert(function, size);
     }
     Ok(Template {

@@ -1,6 +1,7 @@
 //! An SDK interceptor on the handlers' DynamoDB client. For every call it records the
-//! typed input (so the floor can replay it), when the SDK started and finished it, the
-//! error code if it failed, and, when asked, the capacity DynamoDB says it consumed.
+//! typed input (so the bench's floor can replay it, and the tests count the calls), when
+//! the SDK started and finished it, the error code if it failed, and, when asked, the
+//! capacity DynamoDB says it consumed.
 //!
 //! The capacity comes from `ReturnConsumedCapacity`, which the store never sets: the
 //! interceptor adds `"ReturnConsumedCapacity":"INDEXES"` to the JSON body just before
@@ -114,6 +115,14 @@ impl Probe {
         std::mem::take(&mut *self.calls.lock().expect("probe lock"))
     }
 
+    /// The operations (`GetItem`, `Query`, …) of every call recorded since the last
+    /// `take`, in the order they started; one per call, however many retries.
+    pub fn take_operations(&self) -> Vec<&'static str> {
+        let mut calls = self.take();
+        calls.sort_by_key(|c| c.started);
+        calls.iter().map(|c| c.input.name()).collect()
+    }
+
     /// Ask DynamoDB for consumed capacity on the following calls (or stop asking): kept
     /// off while timing, since it makes responses a little larger.
     pub fn request_capacity(&self, on: bool) {
@@ -123,7 +132,7 @@ impl Probe {
 
 impl Intercept for Probe {
     fn name(&self) -> &'static str {
-        "omnisession-bench probe"
+        "omnisession probe"
     }
 
     fn read_before_execution(

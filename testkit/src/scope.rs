@@ -1,19 +1,15 @@
 //! Which function's handler is running. [`crate::server::dispatch`] runs each handler in
-//! a scope naming its function, so that the test harness's IAM interceptor (`api/iam`)
-//! can check every DynamoDB call against that function's policy in template.yaml, as
-//! AWS checks it against the function's role. Calls made outside any scope (the harness
+//! a scope naming its function, so that the tests' IAM interceptor (`tests/api/iam`) can
+//! check every DynamoDB call against that function's policy in template.yaml, as AWS
+//! checks it against the function's role. Calls made outside any scope (the harness
 //! reading items, the admin tools) are the tests' own and are not checked.
 
 tokio::task_local! {
     static FUNCTION: &'static str;
 }
 
-/// The functions, by the binary name template.yaml's `Metadata.BuildProperties.Binary`
-/// gives them.
-pub const FUNCTIONS: [&str; 5] = ["session", "auth", "qr", "sales-memory", "whatsapp"];
-
-/// Runs `work` as function `binary`. A task-local, not a global: tests running at the
-/// same time each run their own function.
+/// Runs `work` as function `binary` ([`crate::Function::package`]). A task-local, not a
+/// global: tests running at the same time each run their own function.
 pub async fn run_as<F: Future>(binary: &'static str, work: F) -> F::Output {
     FUNCTION.scope(binary, work).await
 }

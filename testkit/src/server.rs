@@ -5,7 +5,6 @@
 //! still go through `cargo lambda watch`.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
@@ -20,47 +19,16 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use omnisession::AppState;
 use tokio::net::TcpListener;
 
-use crate::scope;
+use crate::{Function, scope};
 
-/// The function (its binary name, see [`scope::FUNCTIONS`]) that serves `path`, as API
-/// Gateway's routes pick it.
-pub fn function_of(path: &str) -> &'static str {
-    if path.starts_with("/webhooks/") {
-        "whatsapp"
-    } else if path.starts_with("/auth/qr-") {
-        "qr"
-    } else if path.starts_with("/auth/") {
-        "auth"
-    } else if path.matches('/').count() >= 3 {
-        "sales-memory"
-    } else {
-        "session"
-    }
-}
-
-/// Sends a request to the function that serves its path, as API Gateway's routes do, in
-/// that function's scope (see [`scope`]): its DynamoDB calls are checked against its
-/// IAM policy.
+/// Sends a request to the function whose route table serves it, as API Gateway's routes
+/// do, in that function's scope (see [`scope`]): its DynamoDB calls are checked against
+/// its IAM policy. A path no function serves goes to the session function, which answers
+/// it as every function does: 404.
 pub async fn dispatch(state: &AppState, req: Request) -> Response<Body> {
-    let function = function_of(req.uri().path());
-    scope::run_as(function, handler(function, state, req)).await
-}
-
-/// The function's handler for `req`, boxed: held inline, the largest of the five
-/// handlers' futures, copied through the scope's layers, overflows a test thread's stack
-/// in debug builds.
-fn handler<'a>(
-    function: &str,
-    state: &'a AppState,
-    req: Request,
-) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
-    match function {
-        "whatsapp" => Box::pin(whatsapp::handle(state, req)),
-        "qr" => Box::pin(qr::handle(state, req)),
-        "auth" => Box::pin(auth::handle(state, req)),
-        "sales-memory" => Box::pin(sales_memory::handle(state, req)),
-        _ => Box::pin(session::handle(state, req)),
-    }
+    let function =
+        Function::serving(req.method().as_str(), req.uri().path()).unwrap_or(Function::Session);
+    scope::run_as(function.package(), function.handle(state, req)).await
 }
 
 /// A server answering on 127.0.0.1 (an ephemeral port) until the process ends.

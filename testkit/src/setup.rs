@@ -1,0 +1,54 @@
+//! The settings, tables and state the tests and the bench run the handlers on.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use aws_sdk_dynamodb::Client;
+use omnisession::AppState;
+use omnisession::config::Config;
+use omnisession::passwords::Passwords;
+use omnisession::store::Store;
+use omnisession_admin::tables;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+pub fn repo_root() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// config/dev.env, the local stack's settings, with its `-dev-` tables renamed
+/// `-<tag>-` (`test`, `bench`): the caller's own.
+pub fn dev_env(tag: &str) -> Result<BTreeMap<String, String>, Error> {
+    let path = repo_root().join("config/dev.env");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().to_string(),
+                v.trim().replace("-dev-", &format!("-{tag}-")),
+            )
+        })
+        .collect())
+}
+
+/// Creates `config`'s tables as template.yaml declares them, unless they exist; the
+/// report's lines.
+pub async fn create_tables(client: &Client, config: &Config) -> Result<Vec<String>, Error> {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml"))?;
+    let defs = tables::table_definitions(&template)?;
+    let names = tables::configured_names(&config.tables);
+    Ok(tables::create_tables(client, &defs, &names, false).await?)
+}
+
+/// The state a function builds at cold start, on the given client.
+pub fn state(config: Config, client: Client) -> AppState {
+    AppState {
+        store: Store::new(client, config.tables.clone()),
+        passwords: Passwords::new(config.bcrypt_cost),
+        config,
+    }
+}

@@ -1,4 +1,0 @@
-//! Test support shared by the test binaries: see `api/` for the tests themselves.
-
-pub mod scope;
-pub mod server;
