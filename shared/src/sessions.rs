@@ -51,21 +51,44 @@ impl Entered {
     }
 }
 
+/// A phone's live session as the `phone-index` GSI shows it, looked up beside the other
+/// reads of a login (the phone is known before anything is read). The index is
+/// eventually consistent: a miss is settled by the lock when the session is started.
+pub struct Found(Option<(String, i64)>);
+
+impl Found {
+    /// The session's id and absolute cap, if the index shows one live.
+    pub fn live(self) -> Option<(String, i64)> {
+        self.0
+    }
+}
+
+/// Looks up [`Found`] for `phone`.
+pub async fn find(state: &AppState, phone: &PhoneNumber) -> Result<Found, ApiError> {
+    Ok(Found(
+        state
+            .store
+            .live_session_by_phone(phone.as_str(), Utc::now().timestamp())
+            .await?,
+    ))
+}
+
 /// Logs `customer` in with a direct login (password, WhatsApp, a kiosk typing the phone):
-/// joins the phone's live session (found through the phone GSI) or starts one. Either way
-/// the login gets its own token. A password login passes the password version it was
-/// checked against, so that a password change in the meantime refuses it.
+/// joins the phone's live session (`found`, or one started meanwhile) or starts one.
+/// Either way the login gets its own token. A password login passes the password version
+/// it was checked against, so that a password change in the meantime refuses it.
 pub async fn enter(
     state: &AppState,
     customer: &CustomerItem,
     login: NewLogin,
     password_version: Option<i64>,
+    found: Found,
 ) -> Result<LoginResponse, ApiError> {
     let terms = JoinTerms {
         minted_by: None,
         password_version,
     };
-    enter_session(state, customer, Some(login), &terms)
+    enter_session(state, customer, Some(login), &terms, found)
         .await?
         .into_response(customer)
 }
@@ -76,13 +99,12 @@ async fn enter_session(
     customer: &CustomerItem,
     login: Option<NewLogin>,
     terms: &JoinTerms<'_>,
+    found: Found,
 ) -> Result<Entered, ApiError> {
     let store = &state.store;
     // Only the WhatsApp webhook enters without a login.
     let channel = login.as_ref().map_or(Channel::Whatsapp, |l| l.channel);
-    let mut target = store
-        .live_session_by_phone(&customer.phone_number, Utc::now().timestamp())
-        .await?;
+    let mut target = found.0;
     let mut stale: Option<String> = None;
 
     for attempt in 1..=ENTER_ATTEMPTS {
@@ -444,8 +466,11 @@ pub async fn phone_login(
     customer_id: Option<&str>,
     login: NewLogin,
 ) -> Result<LoginResponse, ApiError> {
-    let customer = customer_for_phone(state, phone, name, customer_id).await?;
-    enter(state, &customer, login, None).await
+    let (customer, found) = tokio::join!(
+        customer_for_phone(state, phone, name, customer_id),
+        find(state, phone)
+    );
+    enter(state, &customer?, login, None, found?).await
 }
 
 /// The same phone-only login for the WhatsApp webhook: the provider has proven the
@@ -456,10 +481,15 @@ pub async fn phone_session(
     phone: &PhoneNumber,
     name: Option<&str>,
 ) -> Result<SessionItem, ApiError> {
-    let customer = customer_for_phone(state, phone, name, None).await?;
-    Ok(enter_session(state, &customer, None, &JoinTerms::default())
-        .await?
-        .session)
+    let (customer, found) = tokio::join!(
+        customer_for_phone(state, phone, name, None),
+        find(state, phone)
+    );
+    Ok(
+        enter_session(state, &customer?, None, &JoinTerms::default(), found?)
+            .await?
+            .session,
+    )
 }
 
 /// The customer of `phone`, made with a fresh id if the phone is new. `customer_id`, as

@@ -115,12 +115,11 @@ impl Probe {
         std::mem::take(&mut *self.calls.lock().expect("probe lock"))
     }
 
-    /// The operations (`GetItem`, `Query`, …) of every call recorded since the last
-    /// `take`, in the order they started; one per call, however many retries.
-    pub fn take_operations(&self) -> Vec<&'static str> {
-        let mut calls = self.take();
-        calls.sort_by_key(|c| c.started);
-        calls.iter().map(|c| c.input.name()).collect()
+    /// The round trips of every call recorded since the last `take`: calls that were in
+    /// flight at the same time (sent in parallel) make one round trip, written
+    /// `"BatchGetItem + Query"`; round trips in order.
+    pub fn take_round_trips(&self) -> Vec<String> {
+        round_trips(&self.take())
     }
 
     /// Ask DynamoDB for consumed capacity on the following calls (or stop asking): kept
@@ -128,6 +127,30 @@ impl Probe {
     pub fn request_capacity(&self, on: bool) {
         self.want_capacity.store(on, Ordering::SeqCst);
     }
+}
+
+/// Groups calls into round trips: a call that starts before every call of the current
+/// group has finished was sent beside them.
+pub fn round_trips(calls: &[Call]) -> Vec<String> {
+    let mut calls: Vec<&Call> = calls.iter().collect();
+    calls.sort_by_key(|c| c.started);
+    let mut trips: Vec<(Instant, Vec<&'static str>)> = Vec::new();
+    for call in calls {
+        match trips.last_mut() {
+            Some((until, names)) if call.started < *until => {
+                names.push(call.input.name());
+                *until = (*until).max(call.finished);
+            }
+            _ => trips.push((call.finished, vec![call.input.name()])),
+        }
+    }
+    trips
+        .into_iter()
+        .map(|(_, mut names)| {
+            names.sort();
+            names.join(" + ")
+        })
+        .collect()
 }
 
 impl Intercept for Probe {

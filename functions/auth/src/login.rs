@@ -32,13 +32,17 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
         Password::for_login(body.password).map_err(|e| ApiError::field("password", e))?;
 
     // Failures are counted per phone, known or not, so the lock tells nothing either.
-    let customer = guard::check_password(state, &phone, &http::source_ip(req), &password)
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
+    // The phone's session is looked up beside the check: one round trip before bcrypt.
+    let source = http::source_ip(req);
+    let (checked, found) = tokio::join!(
+        guard::check_password(state, &phone, &source, &password),
+        sessions::find(state, &phone),
+    );
+    let customer = checked?.ok_or(ApiError::InvalidCredentials)?;
     let login = NewLogin::direct(channel, Level::Password, Maker::Password);
     // A password change since the check above refuses this login (401).
     let version = Some(customer.password_version);
-    http::ok(&sessions::enter(state, &customer, login, version).await?)
+    http::ok(&sessions::enter(state, &customer, login, version, found?).await?)
 }
 
 #[cfg(test)]

@@ -86,6 +86,14 @@ pub async fn signup(state: &AppState, req: &Request) -> HttpResult {
         }
     }
     let login = NewLogin::direct(channel, Level::Password, Maker::Password);
-    let entered = sessions::enter(state, &customer, login, Some(customer.password_version)).await?;
+    let found = sessions::find(state, &phone).await?;
+    let entered = sessions::enter(
+        state,
+        &customer,
+        login,
+        Some(customer.password_version),
+        found,
+    )
+    .await?;
     Ok(http::json(StatusCode::CREATED, &entered))
 }

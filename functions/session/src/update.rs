@@ -106,6 +106,7 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
         skus,
         summary,
         by,
+        joins: None,
         dedupe: idempotency::from_request(req, &format!("update#{}", authed.session.id()))?,
     };
     let expires_at = sessions::next_expiry(state, now, authed.session.max_expires_at);

@@ -12,7 +12,7 @@ use omnisession::model::{Author, ChatMessage, Role, parse_name};
 use omnisession::phone::PhoneNumber;
 use omnisession::secrets::valid_hub_signature;
 use omnisession::sessions;
-use omnisession::store::{Applied, Dedupe, SessionChanges};
+use omnisession::store::{Applied, Claim, Dedupe, SessionChanges};
 use serde_json::json;
 
 use crate::payload::{self, Inbound};
@@ -75,11 +75,13 @@ async fn file(state: &AppState, message: Inbound) -> Result<Filed, ApiError> {
             return Ok(Filed::Skipped);
         }
     };
-    let dedupe_key = format!("whatsapp#{}", message.id);
-    // A redelivery must not log the phone in again (or start a session after a logout).
-    if state.store.already_applied(&dedupe_key).await? {
-        return Ok(Filed::Duplicate);
-    }
+    let dedupe = Dedupe {
+        key: format!("whatsapp#{}", message.id),
+        // A message id is the whole identity of a delivery (no body to compare), so every
+        // fingerprint is empty and any seen id, however written, is a duplicate.
+        fingerprint: String::new(),
+        ttl: chrono::Duration::days(DEDUPE_DAYS),
+    };
     let name = message.name.as_deref().and_then(|n| parse_name(n).ok());
     let chat = ChatMessage {
         role: Role::User,
@@ -88,34 +90,68 @@ async fn file(state: &AppState, message: Inbound) -> Result<Filed, ApiError> {
         at: message.at,
         written_by: Author::Customer(Channel::Whatsapp),
     };
-    // Twice at most: a session that ends between the login and the write is replaced.
-    for _ in 0..2 {
-        let session = sessions::phone_session(state, &phone, name.as_deref()).await?;
-        let changes = SessionChanges {
-            messages: vec![chat.clone()],
-            by: Author::Customer(Channel::Whatsapp),
-            // A message id is the whole identity of a delivery (no body to compare), so
-            // every fingerprint is empty and any seen id, however written, is a duplicate.
-            dedupe: Some(Dedupe {
-                key: dedupe_key.clone(),
-                fingerprint: String::new(),
-                ttl: chrono::Duration::days(DEDUPE_DAYS),
-            }),
-            ..Default::default()
-        };
-        let now = Utc::now();
-        let expires_at = sessions::next_expiry(state, now, session.max_expires_at);
-        match state
+    let now = Utc::now();
+    // One round trip: claiming the message id (the dedupe check: a redelivery must not
+    // log the phone in again, or start a session after a logout) beside the lookup of
+    // the phone's session.
+    let (claim, found) = tokio::join!(
+        state.store.claim(&dedupe, now),
+        sessions::find(state, &phone)
+    );
+    if let Claim::Seen { .. } = claim? {
+        return Ok(Filed::Duplicate);
+    }
+    let filed = file_claimed(state, &phone, name.as_deref(), chat, found, now).await;
+    if !matches!(filed, Ok(true)) {
+        // Not filed: the provider's retry must find the id free.
+        state.store.release(&dedupe, now).await;
+    }
+    match filed? {
+        true => Ok(Filed::Stored),
+        false => Err(ApiError::Unavailable),
+    }
+}
+
+/// Files a claimed message; `false` when its sessions kept ending under it.
+async fn file_claimed(
+    state: &AppState,
+    phone: &PhoneNumber,
+    name: Option<&str>,
+    chat: ChatMessage,
+    found: Result<sessions::Found, ApiError>,
+    now: chrono::DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let mut changes = SessionChanges {
+        messages: vec![chat],
+        by: Author::Customer(Channel::Whatsapp),
+        joins: Some(Channel::Whatsapp),
+        ..Default::default()
+    };
+    // Usually the phone's live session takes the message in one write, which also
+    // records WhatsApp among its channels.
+    if let Some((sid, max_expires_at)) = found?.live() {
+        let expires_at = sessions::next_expiry(state, now, max_expires_at);
+        let applied = state
             .store
-            .apply_changes(&session, None, &changes, now, expires_at)
-            .await?
-        {
-            Applied::Done(_) => return Ok(Filed::Stored),
-            // Filed before, even if its session has ended since: logging the phone in
-            // again would start a session for nothing.
-            Applied::Replayed(_) | Applied::KeyReused => return Ok(Filed::Duplicate),
-            Applied::Gone => continue,
+            .write_changes(&sid, None, &changes, now, expires_at)
+            .await?;
+        if let Applied::Done(_) = applied {
+            return Ok(true);
         }
     }
-    Err(ApiError::Unavailable)
+    // None is live (or it ended a moment ago): the phone-only login starts or joins one.
+    // Twice at most: a session that ends between the login and the write is replaced.
+    changes.joins = None;
+    for _ in 0..2 {
+        let session = sessions::phone_session(state, phone, name).await?;
+        let expires_at = sessions::next_expiry(state, now, session.max_expires_at);
+        let applied = state
+            .store
+            .write_changes(session.id(), None, &changes, now, expires_at)
+            .await?;
+        if let Applied::Done(_) = applied {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::messages::sort_key;
 use super::{
-    SessionItem, SkuMark, Store, StoreResult, classify, if_condition_held, n, number,
-    retry_conflicts, s, unexpected,
+    SessionItem, SkuMark, Store, StoreResult, classify, if_condition_held, n, retry_conflicts, s,
+    unexpected,
 };
 use crate::logins;
 use crate::model::{Author, CartItem, ChatMessage, Sku, limits};
@@ -24,6 +24,9 @@ pub struct SessionChanges {
     pub summary: Option<String>,
     /// Who writes the summary and SKUs (messages carry their own author).
     pub by: Author,
+    /// A channel that joins the session with this write (a WhatsApp delivery, which has
+    /// no login of its own), recorded as a login's channel is.
+    pub joins: Option<crate::channel::Channel>,
     /// Makes the write happen at most once: a second write with the same key (a
     /// redelivered WhatsApp message, a client's retry) changes nothing.
     pub dedupe: Option<Dedupe>,
@@ -57,7 +60,7 @@ pub enum Applied {
 }
 
 /// What claiming a dedupe key found.
-enum Claim {
+pub enum Claim {
     Claimed,
     Seen {
         fingerprint: String,
@@ -66,25 +69,6 @@ enum Claim {
 }
 
 impl Store {
-    /// Whether a write with this dedupe key has been made and is still remembered (a
-    /// cheap early check; the claim in [`Store::apply_changes`] is the real guard).
-    pub async fn already_applied(&self, dedupe_key: &str) -> StoreResult<bool> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.tables.sessions)
-            .key("pk", s(format!("seen#{dedupe_key}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        let now = chrono::Utc::now().timestamp();
-        // TTL deletes lazily (within days): an expired key no longer counts.
-        Ok(out
-            .item
-            .is_some_and(|item| number(&item, "expires_at").is_some_and(|at| at > now)))
-    }
-
     /// Applies a write to a live session, made only while the session is live and the
     /// writing token (`None` for the sales agent's service key and the webhook) is still
     /// valid. No transaction, so that an append costs what its items weigh:
@@ -119,7 +103,7 @@ impl Store {
             }
         }
         let result = self
-            .write_changes(session, token_id, changes, now, expires_at)
+            .write_changes(session.id(), token_id, changes, now, expires_at)
             .await;
         if let (Some(dedupe), Err(_) | Ok(Applied::Gone)) = (&changes.dedupe, &result) {
             self.release(dedupe, now).await;
@@ -127,16 +111,19 @@ impl Store {
         result
     }
 
-    async fn write_changes(
+    /// Steps 2 and 3 of [`Store::apply_changes`], for a caller that claimed the dedupe key
+    /// itself (with [`Store::claim`], beside its other reads) and gives it back with
+    /// [`Store::release`] when this fails.
+    pub async fn write_changes(
         &self,
-        session: &SessionItem,
+        session_id: &str,
         token_id: Option<&str>,
         changes: &SessionChanges,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
     ) -> StoreResult<Applied> {
         let Some(after) = self
-            .update_session_item(session.id(), token_id, changes, now, expires_at)
+            .update_session_item(session_id, token_id, changes, now, expires_at)
             .await?
         else {
             return Ok(Applied::Gone);
@@ -144,7 +131,7 @@ impl Store {
         // One request's messages in parallel: their sort keys keep their order.
         let puts = changes.messages.iter().enumerate().map(|(i, message)| {
             self.put_message(
-                session.id(),
+                session_id,
                 sort_key(message_time(message).unwrap_or(now), i),
                 message,
                 after.max_expires_at,
@@ -187,6 +174,10 @@ impl Store {
             values.insert(":count".into(), n(changes.messages.len()));
         }
         // Where the conversation is: the agent answers there by default.
+        if let Some(channel) = changes.joins {
+            sets.push("channels.#ch = if_not_exists(channels.#ch, :now)".into());
+            names.insert("#ch".into(), channel.as_str().into());
+        }
         if let Some(channel) = changes.messages.last().map(|m| m.channel) {
             sets.push("last_channel = :ch".into());
             values.insert(":ch".into(), s(channel.as_str()));
@@ -242,7 +233,7 @@ impl Store {
 
     /// Claims a dedupe key: `Claimed` when no live claim held it, else what the first
     /// claim recorded.
-    async fn claim(
+    pub async fn claim(
         &self,
         dedupe: &Dedupe,
         now: chrono::DateTime<chrono::Utc>,
@@ -279,7 +270,7 @@ impl Store {
     /// Gives a claimed key back after the write failed, so that a retry writes: the claim
     /// is marked expired (which frees it), only if it is still ours (same fingerprint
     /// and time). Best effort: a claim left behind answers the retry as a replay.
-    async fn release(&self, dedupe: &Dedupe, now: chrono::DateTime<chrono::Utc>) {
+    pub async fn release(&self, dedupe: &Dedupe, now: chrono::DateTime<chrono::Utc>) {
         let result = self
             .db
             .update_item()

@@ -34,7 +34,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-pub use changes::{Applied, Dedupe, SessionChanges};
+pub use changes::{Applied, Claim, Dedupe, SessionChanges};
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
 pub use join::{CreateSession, JoinTerms, Joined};
 pub use qr::QrGrant;

@@ -9,7 +9,8 @@
 //!
 //! - auth: `create_customer` (transaction Put ×2 on customers) and `create_session`
 //!   (transaction Put ×2 on sessions) ← signup (a signup again is a 409 that reads
-//!   nothing more); `live_session_by_phone` (Query on the phone index) ← every login;
+//!   nothing more); `live_session_by_phone` (Query on the phone index) ← every login,
+//!   beside the customer read; `last_messages` (Query on messages) ← every login answer;
 //!   `customer_and_buckets` (BatchGetItem on customers and sessions) ← every login and
 //!   password change; `join_session` (UpdateItem on sessions) ← a login into a live
 //!   session; `put_bucket` (PutItem on sessions) ← a wrong password; its re-read after
@@ -24,35 +25,37 @@
 //!   `create_session` ← a kiosk start for a new phone; `join_session` ← a kiosk start for
 //!   a known phone and a signed phone login; `authenticate` + `customer_of` +
 //!   `count_in_window` (UpdateItem on sessions) + `join_session` ← a start with a token
-//!   (a login minted from it); `touch_session` ← a restore with a due expiry slide; `apply_changes`
-//!   (transaction Update on sessions, Put on messages; then GetItem on sessions) ← an
-//!   update; its `seen#` Put on sessions ← an update with `Idempotency-Key`; the replay's
-//!   re-read ← the same update again; `trim` (UpdateItem) ← a chat past
-//!   `TRIM_RECENT_AT`; `create_session` replacing (transaction Delete) ← a kiosk start
+//!   (a login minted from it); `last_messages` (Query on the messages table) beside the
+//!   join or the token check ← every login answer and restore; `touch_session` ← a
+//!   restore with a due expiry slide; `apply_changes` (UpdateItem on sessions returning
+//!   the new item, then PutItem on messages) ← an update; its `seen#` claim (PutItem on
+//!   sessions) ← an update with `Idempotency-Key`, answered from the claim on the same
+//!   update again; the claim given back after a failed write (rare: UpdateItem, covered
+//!   by every write); `create_session` replacing (transaction Delete) ← a kiosk start
 //!   after the session expired; `revoke_token` ← a local end; `end_session`
 //!   (transaction Delete ×2 on sessions) ← a global end; its fallback DeleteItem when
 //!   the lock points elsewhere (rare: covered by the global end); a trim of logins beyond
 //!   their quota (rare: UpdateItem, covered by every join).
 //! - qr: `authenticate` + `put_qr` (PutItem on sessions) ← init; `buckets`
 //!   (BatchGetItem on sessions), `consume_qr` (conditional DeleteItem),
-//!   `customer_by_phone`, `count_in_window` (UpdateItem) and `join_session` ← a good
-//!   code; `put_bucket` ← a used code; `delete_bucket` ← a good code after that failure;
+//!   `customer_by_phone`, `count_in_window` (UpdateItem), `join_session` and
+//!   `last_messages` (Query on messages) ← a good code; `put_bucket` ← a used code; `delete_bucket` ← a good code after that failure;
 //!   `bucket` after a racing failure (rare: GetItem, covered by `authenticate`).
 //! - sales-memory: `session` (GetItem) ← every agent call, `authenticate` ← a customer's
 //!   read; `last_messages` (Query on the messages table) ← context; `apply_changes`
-//!   (Update on sessions, Put on messages, re-read) ← summary, recommendations and
-//!   messages; its `seen#` Put ← recommendations and messages with `Idempotency-Key`,
-//!   and their replays; `trim` ← an agent message that fills the chat window; a write
-//!   refused because the window is full, re-read and trimmed before its retry (rare:
-//!   GetItem and UpdateItem, covered by every write).
-//! - whatsapp: the handshake makes no call; `already_applied` (GetItem on sessions) ←
-//!   every delivery; `phone_session` (`customer_by_phone`, `create_customer`,
-//!   `live_session_by_phone`, `create_session`) ← a first message from a new phone;
-//!   `join_session` ← a second message; `apply_changes` with its `seen#` Put ← every
-//!   stored message; a redelivery stops at `already_applied`; `create_session`
-//!   replacing (transaction Delete) ← a message after the session expired; a customer
-//!   created by another channel at the same instant, re-read (rare: GetItem on
-//!   customers, covered by every delivery; the same in the session function).
+//!   (UpdateItem on sessions, PutItem on messages) ← summary, recommendations and
+//!   messages; its `seen#` claim (PutItem) ← recommendations and messages with
+//!   `Idempotency-Key`, and their replays.
+//! - whatsapp: the handshake makes no call; the message id's `claim` (PutItem on
+//!   sessions) beside `live_session_by_phone` ← every delivery; `phone_session`
+//!   (`customer_by_phone`, `create_customer`, `live_session_by_phone`,
+//!   `create_session`) ← a first message from a new phone; `write_changes` (UpdateItem
+//!   on sessions joining WhatsApp, PutItem on messages) ← a second message; a
+//!   redelivery stops at its claim; `create_session` replacing (transaction Delete) ← a
+//!   message after the session expired; the claim given back when filing fails (rare:
+//!   UpdateItem, covered by every message); a customer created by another channel at the
+//!   same instant, re-read (rare: GetItem on customers, covered by every first message;
+//!   the same in the session function).
 
 use std::collections::BTreeSet;
 
@@ -129,12 +132,6 @@ async fn expire(app: &App, session_id: &str) {
     let past = Utc::now().timestamp() - 10;
     app.set_session_numbers(session_id, &[("expires_at", past)])
         .await;
-}
-
-/// Chat messages the session item holds (the window before a trim).
-async fn recent_len(app: &App, session_id: &str) -> usize {
-    let item = app.sessions_item(session_id).await.expect("session item");
-    item["recent"].as_l().map(Vec::len).unwrap_or(0)
 }
 
 /// The auth function's paths.
@@ -230,12 +227,16 @@ async fn session(app: &App) {
     assert_eq!(replay.status, 200, "{:?}", replay.body);
     assert_eq!(replay.headers["idempotent-replayed"], "true");
 
-    // Two full updates pass TRIM_RECENT_AT: the window is trimmed.
+    // Full updates: the history grows in the messages table, the item does not.
     for round in 0..2 {
         let body = messages(limits::MESSAGES_PER_UPDATE, &format!("chat {round}"));
         assert_eq!(app.update(&token, body).await.status, 200);
     }
-    assert_eq!(recent_len(app, &sid).await, limits::CHAT_WINDOW);
+    let item = app.sessions_item(&sid).await.expect("session item");
+    assert!(
+        !item.contains_key("recent"),
+        "the session item holds no chat"
+    );
 
     let local = app.end(&kiosk.token(), "local").await;
     assert_eq!(local.status, 200, "{:?}", local.body);
@@ -310,22 +311,8 @@ async fn sales_memory(app: &App) {
         }
     }
 
-    // The agent's message that fills the window to TRIM_RECENT_AT trims it.
-    let before = recent_len(app, &sid).await;
-    let fill = 2 * limits::CHAT_WINDOW - 1 - before;
-    for chunk in [
-        limits::MESSAGES_PER_UPDATE,
-        fill - limits::MESSAGES_PER_UPDATE,
-    ] {
-        assert_eq!(
-            app.update(&token, messages(chunk, "fill")).await.status,
-            200
-        );
-    }
-    assert_eq!(recent_len(app, &sid).await, 2 * limits::CHAT_WINDOW - 1);
     let reply = app.agent("session-sid-messages", &sid, None).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
-    assert_eq!(recent_len(app, &sid).await, limits::CHAT_WINDOW);
 }
 
 /// The WhatsApp webhook's paths.

@@ -172,7 +172,8 @@ pub async fn measure(
         handler.push(elapsed);
         sdk.push(in_sdk);
         overhead.push(elapsed - in_sdk);
-        let sequence: Vec<&str> = calls.iter().map(|c| c.input.name()).collect();
+        // Calls sent in parallel count as one round trip ("A + B").
+        let sequence = omnisession_testkit::probe::round_trips(&calls);
         *sequences.entry(sequence.join(" → ")).or_insert(0) += 1;
         for call in &calls {
             if let Some(code) = &call.error {
