@@ -66,7 +66,7 @@ impl TryFrom<String> for Maker {
 
 /// The logins that may push each other out, with how many of them a session keeps.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Group {
+pub enum Group {
     Password,
     Whatsapp,
     Kiosk(String),
@@ -113,15 +113,118 @@ impl NewLogin {
     }
 }
 
-/// The root of a stored login: its own id for a direct login (and for logins stored before
-/// roots were recorded).
+/// What a session keeps of each of its logins: enough to tell which ones stand and which
+/// ones a new login pushes out. The token's hash, channel and issue time are in the
+/// login's own item, so that the session item stays small whatever its number of logins.
+/// Stored as one short string, `"<level> <last used, epoch ms> <group>"`: `P` for a
+/// password-level login, `p` for phone level; `pw`, `wa`, `k:<key fingerprint>` or
+/// `m:<root token id>` (e.g. `"P 1796112000000 pw"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LoginMark {
+    pub level: Level,
+    pub group: Group,
+    /// When the login was last used (or made), epoch milliseconds (logins made in the
+    /// same second still order): written at most once per touch interval, for
+    /// least-recently-used eviction.
+    pub last_used: i64,
+}
+
+impl LoginMark {
+    /// The mark of a new login made by `maker` (minted under `root`, if any).
+    pub fn new(level: Level, maker: &Maker, root: Option<&str>, now: i64) -> Self {
+        let group = match (maker, root) {
+            (Maker::Password, _) => Group::Password,
+            (Maker::Whatsapp, _) => Group::Whatsapp,
+            (Maker::Kiosk(key), _) => Group::Kiosk(key.clone()),
+            (Maker::Login(minter), root) => Group::Minted(root.unwrap_or(minter).to_string()),
+        };
+        Self {
+            level,
+            group,
+            last_used: now,
+        }
+    }
+
+    /// The mark of a login stored whole in its session, before marks.
+    pub fn of_entry(token_id: &str, entry: &TokenEntry) -> Self {
+        let last_used = entry.last_used_at.as_deref().unwrap_or(&entry.issued_at);
+        Self {
+            level: entry.level,
+            group: group_of(token_id, entry),
+            last_used: chrono::DateTime::parse_from_rfc3339(last_used)
+                .map_or(0, |t| t.timestamp_millis()),
+        }
+    }
+
+    /// The root this login stands on: its own id for a direct login.
+    pub fn root<'a>(&'a self, token_id: &'a str) -> &'a str {
+        match &self.group {
+            Group::Minted(root) => root,
+            _ => token_id,
+        }
+    }
+}
+
+impl fmt::Display for LoginMark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.level {
+            Level::Password => "P",
+            Level::Phone => "p",
+        };
+        let group = match &self.group {
+            Group::Password => "pw".to_string(),
+            Group::Whatsapp => "wa".to_string(),
+            Group::Kiosk(key) => format!("k:{key}"),
+            Group::Minted(root) => format!("m:{root}"),
+        };
+        write!(f, "{level} {} {group}", self.last_used)
+    }
+}
+
+impl From<LoginMark> for String {
+    fn from(mark: LoginMark) -> String {
+        mark.to_string()
+    }
+}
+
+impl TryFrom<String> for LoginMark {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        let bad = || format!("a login mark is \"<P|p> <epoch> <group>\", not {raw:?}");
+        let mut parts = raw.splitn(3, ' ');
+        let level = match parts.next() {
+            Some("P") => Level::Password,
+            Some("p") => Level::Phone,
+            _ => return Err(bad()),
+        };
+        let last_used = parts.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+        let group = match parts.next().ok_or_else(bad)? {
+            "pw" => Group::Password,
+            "wa" => Group::Whatsapp,
+            other => match other.split_once(':') {
+                Some(("k", key)) => Group::Kiosk(key.to_string()),
+                Some(("m", root)) if !root.is_empty() => Group::Minted(root.to_string()),
+                _ => return Err(bad()),
+            },
+        };
+        Ok(Self {
+            level,
+            group,
+            last_used,
+        })
+    }
+}
+
+/// The root of a login: its own id for a direct login (and for logins stored before roots
+/// were recorded).
 pub fn root_of<'a>(token_id: &'a str, entry: &'a TokenEntry) -> &'a str {
     entry.root.as_deref().unwrap_or(token_id)
 }
 
-/// Whether a stored login still stands: a minted login falls with its root.
-pub fn stands(token_id: &str, entry: &TokenEntry, logins: &HashMap<String, TokenEntry>) -> bool {
-    let root = root_of(token_id, entry);
+/// Whether a login still stands: a minted login falls with its root.
+pub fn stands(token_id: &str, mark: &LoginMark, logins: &HashMap<String, LoginMark>) -> bool {
+    let root = mark.root(token_id);
     root == token_id || logins.contains_key(root)
 }
 
@@ -141,22 +244,14 @@ fn group_of(token_id: &str, entry: &TokenEntry) -> Group {
     }
 }
 
-/// When a login was last used (or made), for least-recently-used eviction.
-pub fn last_used(entry: &TokenEntry) -> &str {
-    entry.last_used_at.as_deref().unwrap_or(&entry.issued_at)
-}
-
 /// The logins to remove from a session: those that no longer stand, and in each group
 /// beyond its quota the lowest-level, least recently used ones.
-pub fn to_evict(logins: &HashMap<String, TokenEntry>) -> Vec<String> {
+pub fn to_evict(logins: &HashMap<String, LoginMark>) -> Vec<String> {
     let mut evict = Vec::new();
-    let mut groups: HashMap<Group, Vec<(&String, &TokenEntry)>> = HashMap::new();
-    for (id, entry) in logins {
-        if stands(id, entry, logins) {
-            groups
-                .entry(group_of(id, entry))
-                .or_default()
-                .push((id, entry));
+    let mut groups: HashMap<&Group, Vec<(&String, &LoginMark)>> = HashMap::new();
+    for (id, mark) in logins {
+        if stands(id, mark, logins) {
+            groups.entry(&mark.group).or_default().push((id, mark));
         } else {
             evict.push(id.clone());
         }
@@ -167,7 +262,7 @@ pub fn to_evict(logins: &HashMap<String, TokenEntry>) -> Vec<String> {
             continue;
         }
         members.sort_by(|(a_id, a), (b_id, b)| {
-            (a.level, last_used(a), a_id).cmp(&(b.level, last_used(b), b_id))
+            (a.level, a.last_used, a_id).cmp(&(b.level, b.last_used, b_id))
         });
         evict.extend(members.into_iter().take(extra).map(|(id, _)| id.clone()));
     }
@@ -194,6 +289,47 @@ mod tests {
             by: Some(by),
             root: root.map(str::to_string),
             last_used_at: None,
+        }
+    }
+
+    /// What the session item keeps of each login.
+    fn marks(logins: &HashMap<String, TokenEntry>) -> HashMap<String, LoginMark> {
+        logins
+            .iter()
+            .map(|(id, e)| (id.clone(), LoginMark::of_entry(id, e)))
+            .collect()
+    }
+
+    #[test]
+    fn marks_round_trip_through_their_stored_form() {
+        for (mark, stored) in [
+            (
+                LoginMark::new(Level::Password, &Maker::Password, None, 1796112000),
+                "P 1796112000 pw",
+            ),
+            (
+                LoginMark::new(Level::Phone, &Maker::Whatsapp, None, 7),
+                "p 7 wa",
+            ),
+            (
+                LoginMark::new(Level::Phone, &Maker::Kiosk("ab12".into()), None, 7),
+                "p 7 k:ab12",
+            ),
+            (
+                LoginMark::new(
+                    Level::Password,
+                    &Maker::Login("minter".into()),
+                    Some("root"),
+                    7,
+                ),
+                "P 7 m:root",
+            ),
+        ] {
+            assert_eq!(String::from(mark.clone()), stored);
+            assert_eq!(LoginMark::try_from(stored.to_string()), Ok(mark));
+        }
+        for bad in ["", "P", "X 1 pw", "P x pw", "P 1 zz", "P 1 m:"] {
+            assert!(LoginMark::try_from(bad.to_string()).is_err(), "{bad:?}");
         }
     }
 
@@ -244,7 +380,7 @@ mod tests {
                 ),
             );
         }
-        let evict = to_evict(&logins);
+        let evict = to_evict(&marks(&logins));
         assert_eq!(evict.len(), 29);
         assert!(!evict.contains(&"wa".to_string()));
         assert!(!evict.contains(&"pw".to_string()));
@@ -265,7 +401,7 @@ mod tests {
             }
             logins.insert(format!("p{i:02}"), e);
         }
-        assert_eq!(to_evict(&logins), vec!["p01".to_string()]);
+        assert_eq!(to_evict(&marks(&logins)), vec!["p01".to_string()]);
     }
 
     #[test]
@@ -286,14 +422,17 @@ mod tests {
                 ),
             );
         }
-        assert_eq!(to_evict(&logins), vec!["m0".to_string(), "m1".to_string()]);
+        assert_eq!(
+            to_evict(&marks(&logins)),
+            vec!["m0".to_string(), "m1".to_string()]
+        );
         logins.remove("root");
         assert_eq!(
-            to_evict(&logins).len(),
+            to_evict(&marks(&logins)).len(),
             5,
             "every minted login falls with the root"
         );
-        assert!(!stands("m4", &logins["m4"], &logins));
+        assert!(!stands("m4", &marks(&logins)["m4"], &marks(&logins)));
     }
 
     #[test]
@@ -301,7 +440,7 @@ mod tests {
         let mut legacy = entry(Level::Phone, Channel::Kiosk, Maker::Password, None, &at(0));
         legacy.by = None;
         let logins = HashMap::from([("old".to_string(), legacy)]);
-        assert!(stands("old", &logins["old"], &logins));
-        assert!(to_evict(&logins).is_empty());
+        assert!(stands("old", &marks(&logins)["old"], &marks(&logins)));
+        assert!(to_evict(&marks(&logins)).is_empty());
     }
 }

@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use crate::AppState;
 use crate::channel::Channel;
 use crate::error::ApiError;
-use crate::logins::{self, Maker, NewLogin};
+use crate::logins::{self, LoginMark, Maker, NewLogin};
 use crate::model::{ChatMessage, LoginResponse, Session, SessionMetadata, limits, rfc3339};
 use crate::phone::PhoneNumber;
 use crate::store::{
-    CreateCustomer, CreateSession, CustomerItem, JoinTerms, Joined, SessionItem, TokenEntry,
+    CreateCustomer, CreateSession, CustomerItem, JoinTerms, Joined, SessionItem, StoredLogin,
+    TokenEntry,
 };
 use crate::token::{IssuedToken, Level, PresentedToken, SessionId};
 
@@ -33,13 +34,13 @@ struct Entered {
     chat: Vec<ChatMessage>,
     /// The login's token and its entry; `None` for the WhatsApp webhook, which files
     /// messages and has no client to give a token to.
-    login: Option<(IssuedToken, TokenEntry)>,
+    login: Option<Issued>,
     reused: bool,
 }
 
 impl Entered {
     fn into_response(self, customer: &CustomerItem) -> Result<LoginResponse, ApiError> {
-        let (token, entry) = self
+        let Issued { token, entry, .. } = self
             .login
             .ok_or_else(|| ApiError::Internal("a login without a token".into()))?;
         Ok(LoginResponse {
@@ -123,11 +124,15 @@ async fn enter_session(
         let sid = SessionId::generate();
         let issued = login.as_ref().map(|login| issue(&sid, login, now));
         let session = new_session(state, &sid, customer, channel, issued.as_ref(), now);
-        match store
-            .create_session(&session, stale.as_deref(), now.timestamp())
-            .await?
-        {
+        // The login's own item beside the transaction that starts the session: it
+        // counts only if the session (holding its mark) is created.
+        let (created, stored) = tokio::join!(
+            store.create_session(&session, stale.as_deref(), now.timestamp()),
+            put_login(state, session.id(), issued.as_ref(), session.max_expires_at),
+        );
+        match created? {
             CreateSession::Created => {
+                stored?;
                 return Ok(Entered {
                     session,
                     chat: Vec::new(),
@@ -145,8 +150,15 @@ async fn enter_session(
     Err(ApiError::Unavailable)
 }
 
-/// A new token for `login`, and the entry the session keeps of it.
-fn issue(sid: &SessionId, login: &NewLogin, now: DateTime<Utc>) -> (IssuedToken, TokenEntry) {
+/// A new login: its token, its own item, and the mark its session keeps.
+struct Issued {
+    token: IssuedToken,
+    entry: TokenEntry,
+    mark: LoginMark,
+}
+
+/// A new token for `login`.
+fn issue(sid: &SessionId, login: &NewLogin, now: DateTime<Utc>) -> Issued {
     let token = IssuedToken::issue(sid);
     let entry = TokenEntry {
         hash: token.hash.clone(),
@@ -157,7 +169,34 @@ fn issue(sid: &SessionId, login: &NewLogin, now: DateTime<Utc>) -> (IssuedToken,
         root: login.root.clone(),
         last_used_at: None,
     };
-    (token, entry)
+    let mark = LoginMark::new(
+        login.level,
+        &login.maker,
+        login.root.as_deref(),
+        now.timestamp_millis(),
+    );
+    Issued { token, entry, mark }
+}
+
+/// Stores a new login's own item (nothing for the webhook, which issues no token).
+async fn put_login(
+    state: &AppState,
+    session_id: &str,
+    issued: Option<&Issued>,
+    max_expires_at: i64,
+) -> Result<(), ApiError> {
+    if let Some(issued) = issued {
+        state
+            .store
+            .put_login(
+                session_id,
+                &issued.token.token_id,
+                &issued.entry,
+                max_expires_at,
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// The outcome of adding a login to a live session.
@@ -183,13 +222,17 @@ async fn join(
         Some(login) => Some(issue(&session_id(sid)?, login, now)),
         None => None,
     };
-    let token = issued.as_ref().map(|(t, e)| (t.token_id.as_str(), e));
+    let token = issued
+        .as_ref()
+        .map(|i| (i.token.token_id.as_str(), &i.mark));
     let expires_at = next_expiry(state, now, max_expires_at);
-    // The history is read beside the write: a login's answer shows the chat.
-    let (joined, chat) = tokio::join!(
+    // One round trip: the join (which writes the login's mark, and holds only while the
+    // terms do), the login's own item, and the end of the history a login's answer shows.
+    let (joined, stored, chat) = tokio::join!(
         state
             .store
             .join_session(sid, channel, token, terms, now, expires_at),
+        put_login(state, sid, issued.as_ref(), max_expires_at),
         recent_chat(state, sid, login.is_some()),
     );
     let session = match joined? {
@@ -197,7 +240,8 @@ async fn join(
         Joined::Gone => return Ok(Join::Gone),
         Joined::Refused => return Ok(Join::Refused),
     };
-    if !logins::to_evict(&session.tokens).is_empty() {
+    stored?;
+    if !logins::to_evict(&session.logins()).is_empty() {
         state.store.trim(&session).await;
     }
     Ok(Join::In(Box::new(Entered {
@@ -275,7 +319,7 @@ fn new_session(
     sid: &SessionId,
     customer: &CustomerItem,
     channel: Channel,
-    login: Option<&(IssuedToken, TokenEntry)>,
+    login: Option<&Issued>,
     now: DateTime<Utc>,
 ) -> SessionItem {
     let max_expires_at = (now + state.config.session_max).timestamp();
@@ -286,7 +330,7 @@ fn new_session(
         customer_id: customer.customer_id.clone(),
         channels: [(channel.as_str().to_string(), now_text.clone())].into(),
         tokens: login
-            .map(|(token, entry)| (token.token_id.clone(), entry.clone()))
+            .map(|i| (i.token.token_id.clone(), StoredLogin::Mark(i.mark.clone())))
             .into_iter()
             .collect(),
         message_count: 0,
@@ -370,6 +414,12 @@ impl Authenticated {
         logins::root_of(&self.token_id, &self.login)
     }
 
+    /// The login as its session holds it, for a write that records its use.
+    pub fn writer(&self) -> Option<(&str, &StoredLogin)> {
+        let stored = self.session.tokens.get(&self.token_id)?;
+        Some((&self.token_id, stored))
+    }
+
     /// Refuses a login below `level` (403), saying what it may not do.
     pub fn require(self, level: Level, refusal: &'static str) -> Result<Self, ApiError> {
         if self.login.level < level {
@@ -412,20 +462,28 @@ pub async fn authenticate(
         "missing session token: send it as X-Session-Token or Authorization: Bearer",
     ))?;
     let token = PresentedToken::parse(raw).ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
-    let session = state
+    let (session, own) = state
         .store
-        .session(token.session_id.as_str())
-        .await?
+        .session_and_login(token.session_id.as_str(), &token.token_id)
+        .await?;
+    let session = session
+        .filter(|s| s.expires_at > Utc::now().timestamp())
         .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
-    if session.expires_at <= Utc::now().timestamp() {
-        return Err(ApiError::Unauthorized(INVALID_TOKEN));
-    }
-    let login = session
-        .tokens
-        .get(&token.token_id)
+    // The session's mark says the login stands; its own item holds the hash (a login
+    // stored before logins had items is whole in the session).
+    let login = match session.tokens.get(&token.token_id) {
+        Some(StoredLogin::Mark(_)) => own,
+        Some(StoredLogin::Whole(entry)) => Some(entry.clone()),
+        None => None,
+    };
+    let marks = session.logins();
+    let login = login
         .filter(|entry| token.matches(&entry.hash))
-        .filter(|entry| logins::stands(&token.token_id, entry, &session.tokens))
-        .cloned()
+        .filter(|_| {
+            marks
+                .get(&token.token_id)
+                .is_some_and(|mark| logins::stands(&token.token_id, mark, &marks))
+        })
         .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
     Ok(Authenticated {
         session,
@@ -442,13 +500,21 @@ pub async fn touch(state: &AppState, authed: Authenticated) -> Result<SessionIte
     let now = Utc::now();
     let interval = state.config.touch_interval.num_seconds().max(1);
     let next = next_expiry(state, now, session.max_expires_at).max(session.expires_at);
-    let last_used =
-        DateTime::parse_from_rfc3339(logins::last_used(&authed.login)).map_or(0, |t| t.timestamp());
+    let Some(stored) = session.tokens.get(&authed.token_id) else {
+        return Err(ApiError::Unauthorized(INVALID_TOKEN));
+    };
+    let last_used = stored.mark(&authed.token_id).last_used / 1000;
     let due = next - session.expires_at >= interval || now.timestamp() - last_used >= interval;
     if due
         && state
             .store
-            .touch_session(session.id(), &authed.token_id, now, next)
+            .touch_session(
+                session.id(),
+                &authed.token_id,
+                &stored.used_at(now),
+                now,
+                next,
+            )
             .await?
     {
         session.expires_at = next;

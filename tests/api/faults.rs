@@ -486,21 +486,22 @@ async fn one_failed_attempt_is_retried_and_the_request_succeeds() {
         assert_eq!(login.session_id(), signup.session_id(), "{what}");
         assert_retried(&what, &rig.proxy.take_seen(), "UpdateItem");
 
-        // A restore is one strongly consistent read.
-        rig.proxy.plan(Plan::next(1, fault));
+        // A restore is one strongly consistent read (beside the history's end).
+        rig.proxy.plan(Plan::next(1, fault).on("BatchGetItem"));
         let what = format!("restore after one {fault:?}");
         let restore = timed(&what, app.restore(&login.token())).await;
         assert_eq!(restore.status, 200, "{what}: {:?}", restore.body);
-        assert_retried(&what, &rig.proxy.take_seen(), "GetItem");
+        assert_retried(&what, &rig.proxy.take_seen(), "BatchGetItem");
     }
 
     // A read slower than the attempt timeout is abandoned and tried again.
     let (phone, web) = app.new_customer().await;
     rig.proxy.take_seen();
-    rig.proxy.plan(Plan::next(1, Fault::Delay(SLOW)));
+    rig.proxy
+        .plan(Plan::next(1, Fault::Delay(SLOW)).on("BatchGetItem"));
     let restore = timed("slow restore", app.restore(&web.token())).await;
     assert_eq!(restore.status, 200, "slow restore: {:?}", restore.body);
-    assert_retried("slow restore", &rig.proxy.take_seen(), "GetItem");
+    assert_retried("slow restore", &rig.proxy.take_seen(), "BatchGetItem");
     rig.proxy
         .plan(Plan::next(1, Fault::Delay(SLOW)).on("BatchGetItem"));
     let login = timed("slow login", app.login(&phone, PASSWORD, "kiosk")).await;

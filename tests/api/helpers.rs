@@ -250,22 +250,26 @@ impl App {
             .item
     }
 
-    /// Backdates when the login of `token` was made, to simulate an idle login.
+    /// Backdates when the login of `token` was last used (its mark in the session), to
+    /// simulate an idle login.
     pub async fn set_login_issued_at(&self, session_id: &str, token: &str, at: &str) {
+        use aws_sdk_dynamodb::types::AttributeValue;
         let token_id = token.split('.').nth(1).expect("a token id");
+        let item = self.sessions_item(session_id).await.expect("the session");
+        let mark = item["tokens"].as_m().expect("tokens")[token_id]
+            .as_s()
+            .expect("a login mark")
+            .clone();
+        let at = chrono::DateTime::parse_from_rfc3339(at).expect("an RFC 3339 time");
+        let fields: Vec<&str> = mark.splitn(3, ' ').collect();
+        let backdated = format!("{} {} {}", fields[0], at.timestamp_millis(), fields[2]);
         self.db()
             .update_item()
             .table_name(&self.state.config.tables.sessions)
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(session_id.into()),
-            )
-            .update_expression("SET tokens.#t.issued_at = :at REMOVE tokens.#t.last_used_at")
+            .key("pk", AttributeValue::S(session_id.into()))
+            .update_expression("SET tokens.#t = :mark")
             .expression_attribute_names("#t", token_id)
-            .expression_attribute_values(
-                ":at",
-                aws_sdk_dynamodb::types::AttributeValue::S(at.into()),
-            )
+            .expression_attribute_values(":mark", AttributeValue::S(backdated))
             .send()
             .await
             .expect("backdate a login");

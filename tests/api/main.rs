@@ -26,5 +26,6 @@ mod retries;
 mod sam_local;
 mod schemathesis;
 mod security;
+mod upgrade;
 mod validation;
 mod whatsapp;

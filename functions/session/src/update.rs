@@ -79,6 +79,9 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
         ));
     }
 
+    let writer = authed
+        .writer()
+        .ok_or(ApiError::Unauthorized(sessions::INVALID_TOKEN))?;
     let now = Utc::now();
     let at = rfc3339(now);
     let channel = authed.login.channel;
@@ -112,13 +115,7 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
     let expires_at = sessions::next_expiry(state, now, authed.session.max_expires_at);
     let applied = state
         .store
-        .apply_changes(
-            &authed.session,
-            Some(&authed.token_id),
-            &changes,
-            now,
-            expires_at,
-        )
+        .apply_changes(&authed.session, Some(writer), &changes, now, expires_at)
         .await?;
     let written = Written::from_applied(applied, &authed.session, || {
         ApiError::Unauthorized(sessions::INVALID_TOKEN)

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::messages::sort_key;
 use super::{
-    SessionItem, SkuMark, Store, StoreResult, classify, if_condition_held, n, retry_conflicts, s,
-    unexpected,
+    SessionItem, SkuMark, Store, StoreResult, StoredLogin, classify, if_condition_held, n,
+    retry_conflicts, s, unexpected,
 };
 use crate::logins;
 use crate::model::{Author, CartItem, ChatMessage, Sku, limits};
@@ -85,7 +85,7 @@ impl Store {
     pub async fn apply_changes(
         &self,
         session: &SessionItem,
-        token_id: Option<&str>,
+        token: Option<(&str, &StoredLogin)>,
         changes: &SessionChanges,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
@@ -103,7 +103,7 @@ impl Store {
             }
         }
         let result = self
-            .write_changes(session.id(), token_id, changes, now, expires_at)
+            .write_changes(session.id(), token, changes, now, expires_at)
             .await;
         if let (Some(dedupe), Err(_) | Ok(Applied::Gone)) = (&changes.dedupe, &result) {
             self.release(dedupe, now).await;
@@ -117,13 +117,13 @@ impl Store {
     pub async fn write_changes(
         &self,
         session_id: &str,
-        token_id: Option<&str>,
+        token: Option<(&str, &StoredLogin)>,
         changes: &SessionChanges,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
     ) -> StoreResult<Applied> {
         let Some(after) = self
-            .update_session_item(session_id, token_id, changes, now, expires_at)
+            .update_session_item(session_id, token, changes, now, expires_at)
             .await?
         else {
             return Ok(Applied::Gone);
@@ -147,7 +147,7 @@ impl Store {
     async fn update_session_item(
         &self,
         session_id: &str,
-        token_id: Option<&str>,
+        token: Option<(&str, &StoredLogin)>,
         changes: &SessionChanges,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
@@ -158,17 +158,21 @@ impl Store {
         ];
         let mut names: HashMap<String, String> = HashMap::new();
         let mut condition = "attribute_exists(pk) AND expires_at > :epoch".to_string();
-        if let Some(token_id) = token_id {
-            names.insert("#tid".into(), token_id.into());
-            condition.push_str(" AND attribute_exists(tokens.#tid)");
-            // The item is written anyway: recording the use costs nothing more.
-            sets.push("tokens.#tid.last_used_at = :now".into());
-        }
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
             (":now".into(), s(crate::model::rfc3339(now))),
             (":exp".into(), n(expires_at)),
             (":epoch".into(), n(now.timestamp())),
         ]);
+        if let Some((token_id, login)) = token {
+            names.insert("#tid".into(), token_id.into());
+            condition.push_str(" AND attribute_exists(tokens.#tid)");
+            // The item is written anyway: recording the use costs nothing more.
+            sets.push("tokens.#tid = :login".into());
+            values.insert(
+                ":login".into(),
+                serde_dynamo::to_attribute_value(login.used_at(now)).map_err(unexpected)?,
+            );
+        }
         if !changes.messages.is_empty() {
             sets.push("message_count = message_count + :count".into());
             values.insert(":count".into(), n(changes.messages.len()));
@@ -314,7 +318,7 @@ impl Store {
             };
             values.insert(format!(":old{i}"), mark);
         }
-        for (i, id) in logins::to_evict(&item.tokens).into_iter().enumerate() {
+        for (i, id) in logins::to_evict(&item.logins()).into_iter().enumerate() {
             removes.push(format!("tokens.#tok{i}"));
             names.insert(format!("#tok{i}"), id);
         }

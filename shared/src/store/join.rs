@@ -7,10 +7,10 @@ use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, ReturnValuesOnConditionC
 use super::schema::PHONE_INDEX;
 use super::transaction::{Outcome, Transaction};
 use super::{
-    SessionItem, Store, StoreResult, TokenEntry, classify, lock_key, n, number, retry_conflicts, s,
-    unexpected,
+    SessionItem, Store, StoreResult, classify, lock_key, n, number, retry_conflicts, s, unexpected,
 };
 use crate::channel::Channel;
+use crate::logins::LoginMark;
 
 /// What must still hold for a login to join a session, checked in the same write.
 #[derive(Clone, Copy, Debug, Default)]
@@ -95,7 +95,7 @@ impl Store {
         &self,
         session_id: &str,
         channel: Channel,
-        token: Option<(&str, &TokenEntry)>,
+        token: Option<(&str, &LoginMark)>,
         terms: &JoinTerms<'_>,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
@@ -114,13 +114,13 @@ impl Store {
             .expression_attribute_values(":epoch", n(now.timestamp()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some((token_id, entry)) = token {
+        if let Some((token_id, mark)) = token {
             sets.push_str(", tokens.#tid = :tok");
             request = request
                 .expression_attribute_names("#tid", token_id)
                 .expression_attribute_values(
                     ":tok",
-                    serde_dynamo::to_attribute_value(entry).map_err(unexpected)?,
+                    serde_dynamo::to_attribute_value(mark).map_err(unexpected)?,
                 );
         }
         let mut condition = "attribute_exists(pk) AND expires_at > :epoch".to_string();

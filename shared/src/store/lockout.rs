@@ -45,16 +45,28 @@ fn keys_and_attributes(keys: Vec<AttributeValue>) -> StoreResult<KeysAndAttribut
 
 impl Store {
     pub async fn bucket(&self, scope: &str) -> StoreResult<Bucket> {
+        // A batch of one: the functions that read buckets are granted BatchGetItem.
         let out = self
             .db
-            .get_item()
-            .table_name(&self.tables.sessions)
-            .key("pk", key(scope))
-            .consistent_read(true)
+            .batch_get_item()
+            .request_items(
+                &self.tables.sessions,
+                keys_and_attributes(vec![key(scope)])?,
+            )
             .send()
             .await
             .map_err(classify)?;
-        Ok(out.item.as_ref().map(read).unwrap_or_default())
+        if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
+            return Err(StoreError::Unavailable(
+                "BatchGetItem left keys unprocessed".into(),
+            ));
+        }
+        let item = out
+            .responses
+            .unwrap_or_default()
+            .remove(&self.tables.sessions)
+            .and_then(|items| items.into_iter().next());
+        Ok(item.as_ref().map(read).unwrap_or_default())
     }
 
     /// Two buckets in one round trip, in the order of `scopes`.

@@ -38,7 +38,7 @@ pub use changes::{Applied, Claim, Dedupe, SessionChanges};
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
 pub use join::{CreateSession, JoinTerms, Joined};
 pub use qr::QrGrant;
-pub use session_item::{SessionItem, SkuMark, TokenEntry};
+pub use session_item::{SessionItem, SkuMark, StoredLogin, TokenEntry};
 
 use crate::config::{Config, Tables};
 

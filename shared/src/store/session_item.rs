@@ -7,11 +7,46 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::channel::Channel;
-use crate::logins::Maker;
+use crate::logins::{LoginMark, Maker};
 use crate::model::{Author, CartItem, limits};
 use crate::token::Level;
 
-/// One login's entry in its session: only the token's hash is kept.
+/// A login in a session's `tokens` map.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StoredLogin {
+    /// A login stored since logins became their own items (`login#<sid>#<tid>`, holding
+    /// the token's hash): the session keeps its mark only.
+    Mark(LoginMark),
+    /// A login stored whole in the session, before: it keeps working as it was.
+    Whole(TokenEntry),
+}
+
+impl StoredLogin {
+    pub fn mark(&self, token_id: &str) -> LoginMark {
+        match self {
+            StoredLogin::Mark(mark) => mark.clone(),
+            StoredLogin::Whole(entry) => LoginMark::of_entry(token_id, entry),
+        }
+    }
+
+    /// The same login, used at `now`.
+    pub fn used_at(&self, now: chrono::DateTime<chrono::Utc>) -> StoredLogin {
+        match self {
+            StoredLogin::Mark(mark) => StoredLogin::Mark(LoginMark {
+                last_used: now.timestamp_millis(),
+                ..mark.clone()
+            }),
+            StoredLogin::Whole(entry) => StoredLogin::Whole(TokenEntry {
+                last_used_at: Some(crate::model::rfc3339(now)),
+                ..entry.clone()
+            }),
+        }
+    }
+}
+
+/// One login, as its own item holds it (and as sessions stored before held it whole):
+/// only the token's hash is kept.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TokenEntry {
     pub hash: String,
@@ -38,8 +73,9 @@ pub struct SessionItem {
     pub customer_id: String,
     /// Channel name → when it first joined.
     pub channels: HashMap<String, String>,
-    /// Token id → the login it belongs to.
-    pub tokens: HashMap<String, TokenEntry>,
+    /// Token id → what the session keeps of that login (its mark; the login itself is
+    /// its own item, see [`StoredLogin`]).
+    pub tokens: HashMap<String, StoredLogin>,
     /// How many messages the session's history holds (in the messages table). Items
     /// stored before the history moved out also hold a `recent` window, which is no
     /// longer read and is removed by the next write.
@@ -70,6 +106,14 @@ pub struct SessionItem {
 impl SessionItem {
     pub fn id(&self) -> &str {
         &self.pk
+    }
+
+    /// The mark of every login of the session.
+    pub fn logins(&self) -> HashMap<String, LoginMark> {
+        self.tokens
+            .iter()
+            .map(|(id, stored)| (id.clone(), stored.mark(id)))
+            .collect()
     }
 
     /// Channels in the order they joined.

@@ -1,18 +1,103 @@
-//! A session's logins once they exist: recording a use, ending one, ending all.
+//! A session's logins: each login's own item (`login#<session id>#<token id>`, holding
+//! its token's hash), reading it with its session, recording a use, ending one, ending
+//! all. The session item keeps a short mark per login (see `logins::LoginMark`): a login
+//! stands while its mark (and its root's) is there, so ending one is one small write.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::{Store, StoreResult, if_condition_held, n, retry_conflicts, s};
+use super::{
+    SessionItem, Store, StoreResult, StoredLogin, TokenEntry, classify, if_condition_held, n,
+    retry_conflicts, s, unexpected,
+};
+
+fn login_key(session_id: &str, token_id: &str) -> String {
+    format!("login#{session_id}#{token_id}")
+}
 
 impl Store {
+    /// Stores a new login's own item; it expires with its session's absolute cap. It
+    /// counts only once its mark is in the session (written beside it).
+    pub async fn put_login(
+        &self,
+        session_id: &str,
+        token_id: &str,
+        login: &TokenEntry,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(login).map_err(unexpected)?;
+        item.insert("pk".into(), s(login_key(session_id, token_id)));
+        item.insert("expires_at".into(), n(expires_at));
+        self.db
+            .put_item()
+            .table_name(&self.tables.sessions)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// A session and one of its logins' own item, in one strongly consistent round trip
+    /// (`BatchGetItem`). Either may be missing.
+    pub async fn session_and_login(
+        &self,
+        session_id: &str,
+        token_id: &str,
+    ) -> StoreResult<(Option<SessionItem>, Option<TokenEntry>)> {
+        let keys = KeysAndAttributes::builder()
+            .keys(HashMap::from([("pk".to_string(), s(session_id))]))
+            .keys(HashMap::from([(
+                "pk".to_string(),
+                s(login_key(session_id, token_id)),
+            )]))
+            .consistent_read(true)
+            .build()
+            .map_err(unexpected)?;
+        let table = &self.tables.sessions;
+        let out = self
+            .db
+            .batch_get_item()
+            .request_items(table, keys)
+            .send()
+            .await
+            .map_err(classify)?;
+        // Throttled keys come back unprocessed: retry later (503), like a throttled read.
+        if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
+            return Err(super::StoreError::Unavailable(
+                "BatchGetItem left keys unprocessed".into(),
+            ));
+        }
+        let (mut session, mut login) = (None, None);
+        for item in out
+            .responses
+            .unwrap_or_default()
+            .remove(table)
+            .unwrap_or_default()
+        {
+            let is_login = item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|pk| pk.starts_with("login#"));
+            if is_login {
+                login = Some(serde_dynamo::from_item(item).map_err(unexpected)?);
+            } else {
+                session = Some(serde_dynamo::from_item(item).map_err(unexpected)?);
+            }
+        }
+        Ok((session, login))
+    }
+
     /// Slides the expiry of a live session and records that one of its logins was used
     /// (a pure read does this at most once per touch interval).
+    /// `used` is the login as it stands in the session, used now.
     pub async fn touch_session(
         &self,
         session_id: &str,
         token_id: &str,
+        used: &StoredLogin,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
     ) -> StoreResult<bool> {
@@ -21,13 +106,16 @@ impl Store {
             .update_item()
             .table_name(&self.tables.sessions)
             .key("pk", s(session_id))
-            .update_expression("SET expires_at = :exp, tokens.#tid.last_used_at = :now")
+            .update_expression("SET expires_at = :exp, tokens.#tid = :login")
             .condition_expression(
                 "attribute_exists(pk) AND expires_at > :epoch AND attribute_exists(tokens.#tid)",
             )
             .expression_attribute_names("#tid", token_id)
             .expression_attribute_values(":exp", n(expires_at))
-            .expression_attribute_values(":now", s(crate::model::rfc3339(now)))
+            .expression_attribute_values(
+                ":login",
+                serde_dynamo::to_attribute_value(used).map_err(unexpected)?,
+            )
             .expression_attribute_values(":epoch", n(now.timestamp()));
         let result = retry_conflicts(|| request.clone().send()).await;
         Ok(if_condition_held(result)?.is_some())
