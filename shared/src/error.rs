@@ -1,9 +1,9 @@
 //! The one error type of the API. Each variant decides its status code and
-//! `error_type` here, in one place; the body is always `{"detail", "error_type"}`.
+//! `error_type` here, in one place; `http::error_response` writes the body, always
+//! `{"detail", "error_type"}`. The layers below have errors of their own, and each is
+//! turned into an `ApiError` by one `From` here: the edge alone picks HTTP statuses.
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Response};
-use serde_json::json;
+use lambda_http::http::StatusCode;
 
 use crate::store::StoreError;
 
@@ -87,29 +87,15 @@ impl ApiError {
         }
     }
 
-    pub fn to_response(&self, request_id: &str) -> Response<Body> {
-        let body = match self {
-            Self::Internal(_) => json!({
-                "detail": format!("Internal error. Quote request id {request_id} when reporting it."),
-                "error_type": self.error_type(),
-                "request_id": request_id,
-            }),
-            _ => json!({ "detail": self.to_string(), "error_type": self.error_type() }),
-        };
-        let mut response = crate::http::json(self.status(), &body);
-        let retry_after = match self {
+    /// Seconds a client should wait before trying again, for the answers that say so.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
             Self::Unavailable => Some(1),
             Self::TooManyRequests(seconds) | Self::TooManyLogins(seconds) => {
                 Some((*seconds).max(1))
             }
             _ => None,
-        };
-        if let Some(seconds) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        response
     }
 }
 
@@ -118,6 +104,94 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Unavailable(_) => Self::Unavailable,
             StoreError::Unexpected(msg) => Self::Internal(msg),
+        }
+    }
+}
+
+impl From<crate::sessions::SessionError> for ApiError {
+    fn from(err: crate::sessions::SessionError) -> Self {
+        use crate::sessions::{INVALID_TOKEN, SessionError as E};
+        match err {
+            E::MissingToken => Self::Unauthorized(
+                "missing session token: send it as X-Session-Token or Authorization: Bearer",
+            ),
+            E::InvalidToken => Self::Unauthorized(INVALID_TOKEN),
+            E::CustomerGone => Self::Unauthorized("the customer of this session no longer exists"),
+            // The same answer as a wrong password: the one it was checked with is old.
+            E::PasswordChanged => Self::InvalidCredentials,
+            E::TooManyMints(seconds) => Self::TooManyLogins(seconds),
+            E::CustomerIdMismatch => {
+                Self::field("customer_id", "does not belong to this phone number")
+            }
+            E::Forbidden(refusal) => Self::Forbidden(refusal),
+            E::Contended => Self::Unavailable,
+            E::Corrupt(message) => Self::Internal(message),
+            E::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::guard::GuardError> for ApiError {
+    fn from(err: crate::guard::GuardError) -> Self {
+        match err {
+            crate::guard::GuardError::Locked(seconds) => Self::TooManyRequests(seconds),
+            crate::guard::GuardError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::service::write::WriteError> for ApiError {
+    fn from(err: crate::service::write::WriteError) -> Self {
+        use crate::service::write::WriteError as E;
+        match err {
+            E::LoginGone => Self::Unauthorized(crate::sessions::INVALID_TOKEN),
+            E::SessionGone => Self::NotFound("session not found or expired".into()),
+            E::KeyReused => Self::IdempotencyKeyReused,
+            E::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::service::whatsapp::FileError> for ApiError {
+    fn from(err: crate::service::whatsapp::FileError) -> Self {
+        use crate::service::whatsapp::FileError as E;
+        match err {
+            E::Contended => Self::Unavailable,
+            E::Session(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::service::login::LoginError> for ApiError {
+    fn from(err: crate::service::login::LoginError) -> Self {
+        use crate::service::login::LoginError as E;
+        match err {
+            E::InvalidCredentials => Self::InvalidCredentials,
+            E::Guard(err) => err.into(),
+            E::Session(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::service::login::OpenError> for ApiError {
+    fn from(err: crate::service::login::OpenError) -> Self {
+        use crate::service::login::OpenError as E;
+        match err {
+            E::OtherPhone => {
+                Self::Unauthorized("the session token belongs to another phone number")
+            }
+            E::Session(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::service::login::HandoffError> for ApiError {
+    fn from(err: crate::service::login::HandoffError) -> Self {
+        use crate::service::login::HandoffError as E;
+        match err {
+            E::InvalidCode => Self::Unauthorized("QR code is invalid, expired or already used"),
+            E::Guard(err) => err.into(),
+            E::Session(err) => err.into(),
         }
     }
 }

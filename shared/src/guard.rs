@@ -16,7 +16,6 @@
 //! expire by TTL once drained.
 
 use crate::AppState;
-use crate::error::ApiError;
 use crate::passwords::Password;
 use crate::phone::PhoneNumber;
 use crate::secrets::fingerprint;
@@ -181,6 +180,16 @@ impl Tally {
     }
 }
 
+/// Why a guarded attempt was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    /// The caller or the target is locked; seconds until the lock ends.
+    #[error("locked for {0} seconds")]
+    Locked(u64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Checks `password` for `phone`, tried from `source`, under the password buckets: the
 /// customer when it is theirs, `None` when it is not (or the phone has no customer or no
 /// password: the same bcrypt work against a dummy hash, so timing tells nothing), counted
@@ -191,7 +200,7 @@ pub async fn check_password(
     phone: &PhoneNumber,
     source: &str,
     password: &Password,
-) -> Result<Option<CustomerItem>, ApiError> {
+) -> Result<Option<CustomerItem>, GuardError> {
     let guard = Guard::password(phone, source);
     let now = chrono::Utc::now().timestamp();
     let (customer, buckets) = state
@@ -200,7 +209,7 @@ pub async fn check_password(
         .await?;
     let tally = guard.tally(buckets);
     if let Some(wait) = tally.retry_after(now) {
-        return Err(ApiError::TooManyRequests(wait));
+        return Err(GuardError::Locked(wait));
     }
     let hash = customer.as_ref().and_then(|c| c.password_hash.as_deref());
     if !state.passwords.verify(password, hash).await {

@@ -33,6 +33,27 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Bo
     response
 }
 
+/// The answer for an error: `{"detail", "error_type"}` with its status, and
+/// `Retry-After` where the client should wait. A 500 names the request id and nothing of
+/// what went wrong.
+pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
+    let body = match err {
+        ApiError::Internal(_) => serde_json::json!({
+            "detail": format!("Internal error. Quote request id {request_id} when reporting it."),
+            "error_type": err.error_type(),
+            "request_id": request_id,
+        }),
+        _ => serde_json::json!({ "detail": err.to_string(), "error_type": err.error_type() }),
+    };
+    let mut response = json(err.status(), &body);
+    if let Some(seconds) = err.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
 pub fn ok<T: Serialize + ?Sized>(value: &T) -> HttpResult {
     Ok(json(StatusCode::OK, value))
 }
@@ -148,7 +169,7 @@ where
             } else {
                 tracing::info!(%request_id, method, path, status, latency_ms, error_type = err.error_type(), "request refused");
             }
-            err.to_response(&request_id)
+            error_response(&err, &request_id)
         }
     }
 }

@@ -14,7 +14,7 @@ use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::store::{Applied, Dedupe, SessionItem};
+use crate::store::Dedupe;
 
 pub const HEADER: &str = "idempotency-key";
 /// Marks a response that replays an earlier write instead of making a new one.
@@ -51,45 +51,14 @@ pub fn from_request(req: &Request, scope: &str) -> Result<Option<Dedupe>, ApiErr
 
 /// A write's outcome for the handler: the session afterwards, and whether the write was
 /// a replay of an earlier one.
-pub struct Written {
-    pub session: SessionItem,
-    pub replayed: bool,
-    /// For a replay: when the first write was made, where known.
-    pub first_at: Option<String>,
-}
-
-impl Written {
-    /// Reads an [`Applied`]: a replay answers with `before`, the session as the request
-    /// read it (the first write is in it already).
-    pub fn from_applied(
-        applied: Applied,
-        before: &SessionItem,
-        gone: impl FnOnce() -> ApiError,
-    ) -> Result<Self, ApiError> {
-        match applied {
-            Applied::Done(session) => Ok(Self {
-                session: *session,
-                replayed: false,
-                first_at: None,
-            }),
-            Applied::Replayed(first_at) => Ok(Self {
-                session: before.clone(),
-                replayed: true,
-                first_at,
-            }),
-            Applied::Gone => Err(gone()),
-            Applied::KeyReused => Err(ApiError::IdempotencyKeyReused),
-        }
-    }
-
-    pub fn mark(&self, mut response: Response<Body>) -> Response<Body> {
-        if self.replayed {
-            response
-                .headers_mut()
-                .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-        }
+/// Marks the answer to a replayed write (`Idempotent-Replayed: true`).
+pub fn mark(mut response: Response<Body>, replayed: bool) -> Response<Body> {
+    if replayed {
         response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     }
+    response
 }
 
 #[cfg(test)]

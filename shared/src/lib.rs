@@ -4,7 +4,10 @@
 //! - domain types that can only hold valid values ([`phone`], [`channel`], [`passwords`],
 //!   [`token`], [`model`]);
 //! - the DynamoDB [`store`], which knows item shapes and conditional writes;
-//! - [`sessions`], the omni-channel rules (join or start, authenticate, slide expiry);
+//! - [`sessions`], [`logins`], [`guard`]: the omni-channel rules (join or start,
+//!   authenticate, slide expiry; which logins stand; guessing limits);
+//! - [`service`], the use cases the handlers call: one function per operation, each with
+//!   its own error;
 //! - [`http`] and [`error`], which turn API Gateway requests into domain calls and
 //!   results into `{"detail", "error_type"}` responses; [`routes`], each function's
 //!   table of routes and handlers.
@@ -24,6 +27,7 @@ pub mod passwords;
 pub mod phone;
 pub mod routes;
 pub mod secrets;
+pub mod service;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 
 use crate::AppState;
 use crate::channel::Channel;
-use crate::error::ApiError;
 use crate::logins::{self, LoginMark, Maker, NewLogin};
 use crate::model::{ChatMessage, LoginResponse, Session, SessionMetadata, limits, rfc3339};
 use crate::phone::PhoneNumber;
@@ -15,6 +14,39 @@ use crate::store::{
     TokenEntry,
 };
 use crate::token::{IssuedToken, Level, PresentedToken, SessionId};
+
+/// What the session rules refuse, or what stood in their way (`error::ApiError` turns
+/// each into an answer).
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("no session token was sent")]
+    MissingToken,
+    /// Malformed, unknown, revoked, fallen with its root, or its session ended.
+    #[error("{INVALID_TOKEN}")]
+    InvalidToken,
+    #[error("the customer of this session no longer exists")]
+    CustomerGone,
+    /// A password login checked against a password that has changed since.
+    #[error("the password changed since it was checked")]
+    PasswordChanged,
+    /// The root has minted its hourly share of logins; seconds until the next hour.
+    #[error("too many logins minted this hour; retry in {0} seconds")]
+    TooManyMints(u64),
+    /// An old kiosk's `customer_id` that is not this phone's customer.
+    #[error("the customer id does not belong to this phone number")]
+    CustomerIdMismatch,
+    /// The login's level is too low; says what it may not do.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Other logins of the same phone kept winning the race for its session.
+    #[error("other logins kept winning the race for the session")]
+    Contended,
+    /// An item that cannot be what the code wrote.
+    #[error("{0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
 
 /// Attempts at joining or starting a session before giving up with 503. Each retry is
 /// caused by another login of the same phone winning a race, so a handful is plenty.
@@ -39,10 +71,10 @@ struct Entered {
 }
 
 impl Entered {
-    fn into_response(self, customer: &CustomerItem) -> Result<LoginResponse, ApiError> {
+    fn into_response(self, customer: &CustomerItem) -> Result<LoginResponse, SessionError> {
         let Issued { token, entry, .. } = self
             .login
-            .ok_or_else(|| ApiError::Internal("a login without a token".into()))?;
+            .ok_or_else(|| SessionError::Corrupt("a login without a token".into()))?;
         Ok(LoginResponse {
             session_token: token.value.expose().to_string(),
             session: view(&self.session, &self.chat, entry.channel),
@@ -65,7 +97,7 @@ impl Found {
 }
 
 /// Looks up [`Found`] for `phone`.
-pub async fn find(state: &AppState, phone: &PhoneNumber) -> Result<Found, ApiError> {
+pub async fn find(state: &AppState, phone: &PhoneNumber) -> Result<Found, SessionError> {
     Ok(Found(
         state
             .store
@@ -84,7 +116,7 @@ pub async fn enter(
     login: NewLogin,
     password_version: Option<i64>,
     found: Found,
-) -> Result<LoginResponse, ApiError> {
+) -> Result<LoginResponse, SessionError> {
     let terms = JoinTerms {
         minted_by: None,
         password_version,
@@ -101,7 +133,7 @@ async fn enter_session(
     login: Option<NewLogin>,
     terms: &JoinTerms<'_>,
     found: Found,
-) -> Result<Entered, ApiError> {
+) -> Result<Entered, SessionError> {
     let store = &state.store;
     // Only the WhatsApp webhook enters without a login.
     let channel = login.as_ref().map_or(Channel::Whatsapp, |l| l.channel);
@@ -113,7 +145,7 @@ async fn enter_session(
             match join(state, &sid, max_expires_at, channel, login.as_ref(), terms).await? {
                 Join::In(entered) => return Ok(*entered),
                 // Live, but the password changed since it was checked.
-                Join::Refused => return Err(ApiError::InvalidCredentials),
+                Join::Refused => return Err(SessionError::PasswordChanged),
                 // Ended or expired since we looked: its lock may be taken over.
                 Join::Gone => stale = Some(sid),
             }
@@ -147,7 +179,7 @@ async fn enter_session(
             CreateSession::Contended => crate::store::backoff(attempt as u32).await,
         }
     }
-    Err(ApiError::Unavailable)
+    Err(SessionError::Contended)
 }
 
 /// A new login: its token, its own item, and the mark its session keeps.
@@ -184,7 +216,7 @@ async fn put_login(
     session_id: &str,
     issued: Option<&Issued>,
     max_expires_at: i64,
-) -> Result<(), ApiError> {
+) -> Result<(), SessionError> {
     if let Some(issued) = issued {
         state
             .store
@@ -216,7 +248,7 @@ async fn join(
     channel: Channel,
     login: Option<&NewLogin>,
     terms: &JoinTerms<'_>,
-) -> Result<Join, ApiError> {
+) -> Result<Join, SessionError> {
     let now = Utc::now();
     let issued = match login {
         Some(login) => Some(issue(&session_id(sid)?, login, now)),
@@ -272,7 +304,7 @@ pub async fn mint(
     state: &AppState,
     mint: &Mint<'_>,
     customer: &CustomerItem,
-) -> Result<Option<LoginResponse>, ApiError> {
+) -> Result<Option<LoginResponse>, SessionError> {
     let now = Utc::now().timestamp();
     let hour = now.div_euclid(3600);
     let window = format!("mint#{}#{}#{hour}", mint.session_id, mint.root);
@@ -282,7 +314,7 @@ pub async fn mint(
         .count_in_window(&window, logins::MINTS_PER_HOUR, next_hour + 3600)
         .await?
     {
-        return Err(ApiError::TooManyLogins((next_hour - now) as u64));
+        return Err(SessionError::TooManyMints((next_hour - now) as u64));
     }
     let login = NewLogin {
         channel: mint.channel,
@@ -309,9 +341,9 @@ pub async fn mint(
     }
 }
 
-fn session_id(raw: &str) -> Result<SessionId, ApiError> {
+fn session_id(raw: &str) -> Result<SessionId, SessionError> {
     SessionId::parse(raw)
-        .ok_or_else(|| ApiError::Internal(format!("malformed session id in table: {raw:?}")))
+        .ok_or_else(|| SessionError::Corrupt(format!("malformed session id in table: {raw:?}")))
 }
 
 fn new_session(
@@ -353,7 +385,7 @@ async fn recent_chat(
     state: &AppState,
     session_id: &str,
     wanted: bool,
-) -> Result<Vec<ChatMessage>, ApiError> {
+) -> Result<Vec<ChatMessage>, SessionError> {
     if !wanted {
         return Ok(Vec::new());
     }
@@ -390,15 +422,13 @@ pub fn view(item: &SessionItem, chat: &[ChatMessage], channel: Channel) -> Sessi
 pub async fn customer_of(
     state: &AppState,
     session: &SessionItem,
-) -> Result<CustomerItem, ApiError> {
+) -> Result<CustomerItem, SessionError> {
     let phone = PhoneNumber::from_stored(session.phone.clone());
     state
         .store
         .customer_by_phone(&phone)
         .await?
-        .ok_or(ApiError::Unauthorized(
-            "the customer of this session no longer exists",
-        ))
+        .ok_or(SessionError::CustomerGone)
 }
 
 /// A request's verified login.
@@ -421,9 +451,9 @@ impl Authenticated {
     }
 
     /// Refuses a login below `level` (403), saying what it may not do.
-    pub fn require(self, level: Level, refusal: &'static str) -> Result<Self, ApiError> {
+    pub fn require(self, level: Level, refusal: &'static str) -> Result<Self, SessionError> {
         if self.login.level < level {
-            return Err(ApiError::Forbidden(refusal));
+            return Err(SessionError::Forbidden(refusal));
         }
         Ok(self)
     }
@@ -437,7 +467,7 @@ pub const INVALID_TOKEN: &str = "session token is invalid or expired; log in aga
 pub async fn authenticate_with_chat(
     state: &AppState,
     presented: Option<&str>,
-) -> Result<(Authenticated, Vec<ChatMessage>), ApiError> {
+) -> Result<(Authenticated, Vec<ChatMessage>), SessionError> {
     let session_id = presented
         .and_then(PresentedToken::parse)
         .map(|t| t.session_id.as_str().to_string());
@@ -457,18 +487,16 @@ pub async fn authenticate_with_chat(
 pub async fn authenticate(
     state: &AppState,
     presented: Option<&str>,
-) -> Result<Authenticated, ApiError> {
-    let raw = presented.ok_or(ApiError::Unauthorized(
-        "missing session token: send it as X-Session-Token or Authorization: Bearer",
-    ))?;
-    let token = PresentedToken::parse(raw).ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+) -> Result<Authenticated, SessionError> {
+    let raw = presented.ok_or(SessionError::MissingToken)?;
+    let token = PresentedToken::parse(raw).ok_or(SessionError::InvalidToken)?;
     let (session, own) = state
         .store
         .session_and_login(token.session_id.as_str(), &token.token_id)
         .await?;
     let session = session
         .filter(|s| s.expires_at > Utc::now().timestamp())
-        .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+        .ok_or(SessionError::InvalidToken)?;
     // The session's mark says the login stands; its own item holds the hash (a login
     // stored before logins had items is whole in the session).
     let login = match session.tokens.get(&token.token_id) {
@@ -484,7 +512,7 @@ pub async fn authenticate(
                 .get(&token.token_id)
                 .is_some_and(|mark| logins::stands(&token.token_id, mark, &marks))
         })
-        .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+        .ok_or(SessionError::InvalidToken)?;
     Ok(Authenticated {
         session,
         token_id: token.token_id,
@@ -495,13 +523,13 @@ pub async fn authenticate(
 /// Slides a session's expiry on a pure read and records that the login was used, but
 /// writes at most once per `touch_interval`. Returns the session with the expiry it now
 /// has.
-pub async fn touch(state: &AppState, authed: Authenticated) -> Result<SessionItem, ApiError> {
+pub async fn touch(state: &AppState, authed: Authenticated) -> Result<SessionItem, SessionError> {
     let mut session = authed.session;
     let now = Utc::now();
     let interval = state.config.touch_interval.num_seconds().max(1);
     let next = next_expiry(state, now, session.max_expires_at).max(session.expires_at);
     let Some(stored) = session.tokens.get(&authed.token_id) else {
-        return Err(ApiError::Unauthorized(INVALID_TOKEN));
+        return Err(SessionError::InvalidToken);
     };
     let last_used = stored.mark(&authed.token_id).last_used / 1000;
     let due = next - session.expires_at >= interval || now.timestamp() - last_used >= interval;
@@ -531,7 +559,7 @@ pub async fn phone_login(
     name: Option<&str>,
     customer_id: Option<&str>,
     login: NewLogin,
-) -> Result<LoginResponse, ApiError> {
+) -> Result<LoginResponse, SessionError> {
     let (customer, found) = tokio::join!(
         customer_for_phone(state, phone, name, customer_id),
         find(state, phone)
@@ -546,7 +574,7 @@ pub async fn phone_session(
     state: &AppState,
     phone: &PhoneNumber,
     name: Option<&str>,
-) -> Result<SessionItem, ApiError> {
+) -> Result<SessionItem, SessionError> {
     let (customer, found) = tokio::join!(
         customer_for_phone(state, phone, name, None),
         find(state, phone)
@@ -566,13 +594,10 @@ async fn customer_for_phone(
     phone: &PhoneNumber,
     name: Option<&str>,
     customer_id: Option<&str>,
-) -> Result<CustomerItem, ApiError> {
+) -> Result<CustomerItem, SessionError> {
     let store = &state.store;
     let belongs = |c: CustomerItem| match customer_id {
-        Some(id) if id != c.customer_id => Err(ApiError::field(
-            "customer_id",
-            "does not belong to this phone number",
-        )),
+        Some(id) if id != c.customer_id => Err(SessionError::CustomerIdMismatch),
         _ => Ok(c),
     };
     if let Some(existing) = store.customer_by_phone(phone).await? {
@@ -589,7 +614,7 @@ async fn customer_for_phone(
                 let existing = store
                     .customer_by_phone(phone)
                     .await?
-                    .ok_or(ApiError::Unavailable)?;
+                    .ok_or(SessionError::Contended)?;
                 return belongs(existing);
             }
             // A random 64-bit id collided: draw another.

@@ -16,12 +16,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 async fn password_login(state: &AppState, req: &Request) -> Result<Authenticated, ApiError> {
-    sessions::authenticate(state, http::session_token(req))
+    Ok(sessions::authenticate(state, http::session_token(req))
         .await?
         .require(
             Level::Password,
             "changing the account needs a password login",
-        )
+        )?)
 }
 
 /// `POST /auth/logout-all`: every login of the customer stops working at once.

@@ -7,13 +7,10 @@ use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
-use omnisession::guard;
 use omnisession::http::{self, HttpResult};
-use omnisession::logins::{Maker, NewLogin};
 use omnisession::passwords::Password;
 use omnisession::phone::PhoneNumber;
-use omnisession::sessions;
-use omnisession::token::Level;
+use omnisession::service;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -31,18 +28,10 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
     let password =
         Password::for_login(body.password).map_err(|e| ApiError::field("password", e))?;
 
-    // Failures are counted per phone, known or not, so the lock tells nothing either.
-    // The phone's session is looked up beside the check: one round trip before bcrypt.
-    let source = http::source_ip(req);
-    let (checked, found) = tokio::join!(
-        guard::check_password(state, &phone, &source, &password),
-        sessions::find(state, &phone),
-    );
-    let customer = checked?.ok_or(ApiError::InvalidCredentials)?;
-    let login = NewLogin::direct(channel, Level::Password, Maker::Password);
-    // A password change since the check above refuses this login (401).
-    let version = Some(customer.password_version);
-    http::ok(&sessions::enter(state, &customer, login, version, found?).await?)
+    let login =
+        service::login::password_login(state, &phone, &password, channel, &http::source_ip(req))
+            .await?;
+    http::ok(&login)
 }
 
 #[cfg(test)]

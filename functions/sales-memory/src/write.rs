@@ -8,30 +8,24 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
-use omnisession::idempotency::{self, Written};
+use omnisession::idempotency;
 use omnisession::model::{
     Author, ChatMessage, MessageText, Role, Sku, limits, parse_summary, rfc3339,
 };
-use omnisession::sessions;
+use omnisession::service::write::{self, Written};
 use omnisession::store::{SessionChanges, SessionItem};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::access::{agent, not_found};
+use crate::access::agent;
 
-/// Applies the agent's `changes`; the session as it is afterwards.
+/// Applies the agent's `changes`.
 async fn apply(
     state: &AppState,
     session: &SessionItem,
     changes: SessionChanges,
 ) -> Result<Written, ApiError> {
-    let now = Utc::now();
-    let expires_at = sessions::next_expiry(state, now, session.max_expires_at);
-    let applied = state
-        .store
-        .apply_changes(session, None, &changes, now, expires_at)
-        .await?;
-    Written::from_applied(applied, session, not_found)
+    Ok(write::write(state, session, None, &changes).await?)
 }
 
 #[derive(Deserialize)]
@@ -93,7 +87,7 @@ pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> Http
         "last_recommended_skus": skus,
         "total_recommendations": skus.len(),
     }))?;
-    Ok(written.mark(response))
+    Ok(idempotency::mark(response, written.replayed))
 }
 
 #[derive(Deserialize)]
@@ -143,5 +137,5 @@ pub async fn message(state: &AppState, req: &Request, sid: &str) -> HttpResult {
         "message": message,
         "total_messages": written.session.message_count,
     }))?;
-    Ok(written.mark(response))
+    Ok(idempotency::mark(response, written.replayed))
 }

@@ -11,7 +11,8 @@ use omnisession::logins::{Maker, NewLogin};
 use omnisession::model::deserialize_customer_id;
 use omnisession::phone::PhoneNumber;
 use omnisession::secrets::fingerprint;
-use omnisession::sessions::{self, Mint};
+use omnisession::service;
+use omnisession::sessions;
 use omnisession::token::Level;
 use serde::Deserialize;
 
@@ -54,36 +55,15 @@ pub async fn start(state: &AppState, req: &Request) -> HttpResult {
         return http::ok(&entered);
     }
 
-    // A logged-in customer opening another channel: the new login is minted from the
-    // presented one, into its very session, and is worth what that one was.
+    // A logged-in customer opening another channel.
     let authed = sessions::authenticate(state, http::session_token(req)).await?;
-    if authed.session.phone != phone.as_str() {
-        return Err(ApiError::Unauthorized(
-            "the session token belongs to another phone number",
-        ));
-    }
-    let customer = sessions::customer_of(state, &authed.session).await?;
-    if body
-        .customer_id
-        .as_ref()
-        .is_some_and(|id| *id != customer.customer_id)
-    {
-        return Err(ApiError::field(
-            "customer_id",
-            "does not belong to this phone number",
-        ));
-    }
-    let mint = Mint {
-        session_id: authed.session.id(),
-        max_expires_at: authed.session.max_expires_at,
-        minter: &authed.token_id,
-        root: authed.root(),
-        channel: body.channel,
-        level: authed.login.level,
-    };
-    let entered = sessions::mint(state, &mint, &customer)
-        .await?
-        // Signed out (or the session ended) since the token was checked.
-        .ok_or(ApiError::Unauthorized(sessions::INVALID_TOKEN))?;
-    http::ok(&entered)
+    let login = service::login::open_channel(
+        state,
+        &authed,
+        &phone,
+        body.channel,
+        body.customer_id.as_deref(),
+    )
+    .await?;
+    http::ok(&login)
 }

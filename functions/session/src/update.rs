@@ -13,10 +13,11 @@ use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
-use omnisession::idempotency::{self, Written};
+use omnisession::idempotency;
 use omnisession::model::{
     Author, CartItem, ChatMessage, NewMessage, Sku, limits, parse_summary, rfc3339,
 };
+use omnisession::service::write;
 use omnisession::sessions;
 use omnisession::store::SessionChanges;
 use serde::Deserialize;
@@ -112,14 +113,7 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
         joins: None,
         dedupe: idempotency::from_request(req, &format!("update#{}", authed.session.id()))?,
     };
-    let expires_at = sessions::next_expiry(state, now, authed.session.max_expires_at);
-    let applied = state
-        .store
-        .apply_changes(&authed.session, Some(writer), &changes, now, expires_at)
-        .await?;
-    let written = Written::from_applied(applied, &authed.session, || {
-        ApiError::Unauthorized(sessions::INVALID_TOKEN)
-    })?;
+    let written = write::write(state, &authed.session, Some(writer), &changes).await?;
     // The answer shows the history as read before the write plus what this write added
     // (a replay's messages are in the history read already); nothing is read again.
     if !written.replayed {
@@ -127,5 +121,5 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
     }
     let response =
         http::ok(&json!({ "session": sessions::view(&written.session, &chat, channel) }))?;
-    Ok(written.mark(response))
+    Ok(idempotency::mark(response, written.replayed))
 }

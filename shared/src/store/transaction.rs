@@ -55,16 +55,16 @@ impl Transaction {
             _ => return Err(Outcome::Failed(classify(err))),
         };
         let by_slot = self.slots.into_iter().zip(reasons).collect();
-        Err(Outcome::Cancelled(Cancelled {
+        Err(Outcome::Cancelled(Box::new(Cancelled {
             reasons: by_slot,
             error: err,
-        }))
+        })))
     }
 }
 
 /// Why a transaction was not written.
 pub(crate) enum Outcome {
-    Cancelled(Cancelled),
+    Cancelled(Box<Cancelled>),
     Failed(StoreError),
 }
 

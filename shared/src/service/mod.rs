@@ -1,0 +1,16 @@
+//! The use cases: one function per operation a client asks for, between the handlers
+//! (which parse a request, make one call here and render the answer) and the rules and
+//! the store below. Each has an error enum of its own that says what went wrong in the
+//! domain's words; `error::ApiError` turns each into an HTTP answer with one `From`, so
+//! statuses are chosen at the edge only.
+//!
+//! - [`login`]: a password login, a QR handoff to a kiosk, a token opening another channel;
+//! - [`write`]: every write to a live session (the customer's update, the agent's writes);
+//! - [`whatsapp`]: filing an inbound WhatsApp message, once.
+//!
+//! Logins by phone alone (a kiosk's start, the signed `/session/login`) are one call into
+//! `sessions::phone_login` already.
+
+pub mod login;
+pub mod whatsapp;
+pub mod write;
