@@ -17,6 +17,7 @@
 
 pub mod channel;
 pub mod config;
+pub mod entering;
 pub mod error;
 pub mod guard;
 pub mod http;
@@ -32,6 +33,7 @@ pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+pub mod views;
 
 use config::Config;
 use passwords::Passwords;

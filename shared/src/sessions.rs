@@ -6,14 +6,16 @@ use chrono::{DateTime, Utc};
 
 use crate::AppState;
 use crate::channel::Channel;
+use crate::entering::{self, Entry, Started};
 use crate::logins::{self, LoginMark, Maker, NewLogin};
-use crate::model::{ChatMessage, LoginResponse, Session, SessionMetadata, limits, rfc3339};
+use crate::model::{ChatMessage, LoginResponse, limits, rfc3339};
 use crate::phone::PhoneNumber;
 use crate::store::{
-    CreateCustomer, CreateSession, CustomerItem, JoinTerms, Joined, SessionItem, StoredLogin,
-    TokenEntry,
+    CreateCustomer, CreateSession, CustomerItem, JoinTerms, Joined, SessionItem, SkuMark,
+    StoredLogin, TokenEntry,
 };
 use crate::token::{IssuedToken, Level, PresentedToken, SessionId};
+use crate::views;
 
 /// What the session rules refuse, or what stood in their way (`error::ApiError` turns
 /// each into an answer).
@@ -48,10 +50,6 @@ pub enum SessionError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Attempts at joining or starting a session before giving up with 503. Each retry is
-/// caused by another login of the same phone winning a race, so a handful is plenty.
-const ENTER_ATTEMPTS: usize = 8;
-
 /// The expiry a write gives a session: `idle` from now, never past its absolute cap.
 pub fn next_expiry(state: &AppState, now: DateTime<Utc>, max_expires_at: i64) -> i64 {
     (now + state.config.session_idle)
@@ -77,8 +75,8 @@ impl Entered {
             .ok_or_else(|| SessionError::Corrupt("a login without a token".into()))?;
         Ok(LoginResponse {
             session_token: token.value.expose().to_string(),
-            session: view(&self.session, &self.chat, entry.channel),
-            customer: customer.view(entry.level),
+            session: views::session(&self.session, &self.chat, entry.channel),
+            customer: views::customer(customer, entry.level),
             reused: self.reused,
         })
     }
@@ -126,7 +124,8 @@ pub async fn enter(
         .into_response(customer)
 }
 
-/// The one way into a phone's session, with a login or without one (the webhook).
+/// The one way into a phone's session, with a login or without one (the webhook): the
+/// race loop of [`entering`] through the real door.
 async fn enter_session(
     state: &AppState,
     customer: &CustomerItem,
@@ -134,52 +133,102 @@ async fn enter_session(
     terms: &JoinTerms<'_>,
     found: Found,
 ) -> Result<Entered, SessionError> {
-    let store = &state.store;
-    // Only the WhatsApp webhook enters without a login.
-    let channel = login.as_ref().map_or(Channel::Whatsapp, |l| l.channel);
-    let mut target = found.0;
-    let mut stale: Option<String> = None;
+    let door = RealDoor {
+        state,
+        customer,
+        // Only the WhatsApp webhook enters without a login.
+        channel: login.as_ref().map_or(Channel::Whatsapp, |l| l.channel),
+        login: login.as_ref(),
+        terms,
+    };
+    match entering::enter(&door, found.0).await? {
+        Entry::Entered(entered) => Ok(entered),
+        // Live, but the password changed since it was checked.
+        Entry::Refused => Err(SessionError::PasswordChanged),
+        Entry::Contended => Err(SessionError::Contended),
+    }
+}
 
-    for attempt in 1..=ENTER_ATTEMPTS {
-        if let Some((sid, max_expires_at)) = target.take() {
-            match join(state, &sid, max_expires_at, channel, login.as_ref(), terms).await? {
-                Join::In(entered) => return Ok(*entered),
-                // Live, but the password changed since it was checked.
-                Join::Refused => return Err(SessionError::PasswordChanged),
-                // Ended or expired since we looked: its lock may be taken over.
-                Join::Gone => stale = Some(sid),
-            }
-        }
+/// The sessions table as a login's way in: joins are conditional updates, starts are
+/// the lock-taking transaction.
+struct RealDoor<'a> {
+    state: &'a AppState,
+    customer: &'a CustomerItem,
+    channel: Channel,
+    login: Option<&'a NewLogin>,
+    terms: &'a JoinTerms<'a>,
+}
 
+impl entering::Door for RealDoor<'_> {
+    type Entered = Entered;
+    type Error = SessionError;
+
+    async fn join(
+        &self,
+        session_id: &str,
+        max_expires_at: i64,
+    ) -> Result<entering::Joined<Entered>, SessionError> {
+        join(
+            self.state,
+            session_id,
+            max_expires_at,
+            self.channel,
+            self.login,
+            self.terms,
+        )
+        .await
+    }
+
+    async fn start(&self, replacing: Option<&str>) -> Result<Started<Entered>, SessionError> {
         // Read the clock per attempt: liveness must not be judged by a stale time.
         let now = Utc::now();
         let sid = SessionId::generate();
-        let issued = login.as_ref().map(|login| issue(&sid, login, now));
-        let session = new_session(state, &sid, customer, channel, issued.as_ref(), now);
+        let issued = self.login.map(|login| issue(&sid, login, now));
+        let session = new_session(
+            self.state,
+            &sid,
+            self.customer,
+            self.channel,
+            issued.as_ref(),
+            now,
+        );
         // The login's own item beside the transaction that starts the session: it
         // counts only if the session (holding its mark) is created.
         let (created, stored) = tokio::join!(
-            store.create_session(&session, stale.as_deref(), now.timestamp()),
-            put_login(state, session.id(), issued.as_ref(), session.max_expires_at),
+            self.state
+                .store
+                .create_session(&session, replacing, now.timestamp()),
+            put_login(
+                self.state,
+                session.id(),
+                issued.as_ref(),
+                session.max_expires_at
+            ),
         );
-        match created? {
+        Ok(match created? {
             CreateSession::Created => {
                 stored?;
-                return Ok(Entered {
+                Started::Created(Entered {
                     session,
                     chat: Vec::new(),
                     login: issued,
                     reused: false,
-                });
+                })
             }
             CreateSession::Held {
                 session_id,
                 max_expires_at,
-            } => target = Some((session_id, max_expires_at)),
-            CreateSession::Contended => crate::store::backoff(attempt as u32).await,
-        }
+            } => Started::Held {
+                session_id,
+                max_expires_at,
+            },
+            CreateSession::Contended => Started::Contended,
+        })
     }
-    Err(SessionError::Contended)
+
+    async fn pause(&self, attempt: u32) {
+        crate::store::backoff(attempt).await
+    }
 }
 
 /// A new login: its token, its own item, and the mark its session keeps.
@@ -231,15 +280,6 @@ async fn put_login(
     Ok(())
 }
 
-/// The outcome of adding a login to a live session.
-enum Join {
-    In(Box<Entered>),
-    /// The session has ended or expired.
-    Gone,
-    /// The session is live but the join's terms failed.
-    Refused,
-}
-
 /// Adds a login (or, for the webhook, only its channel) to the live session `sid`.
 async fn join(
     state: &AppState,
@@ -248,7 +288,7 @@ async fn join(
     channel: Channel,
     login: Option<&NewLogin>,
     terms: &JoinTerms<'_>,
-) -> Result<Join, SessionError> {
+) -> Result<entering::Joined<Entered>, SessionError> {
     let now = Utc::now();
     let issued = match login {
         Some(login) => Some(issue(&session_id(sid)?, login, now)),
@@ -269,19 +309,17 @@ async fn join(
     );
     let session = match joined? {
         Joined::Joined(session) => *session,
-        Joined::Gone => return Ok(Join::Gone),
-        Joined::Refused => return Ok(Join::Refused),
+        Joined::Gone => return Ok(entering::Joined::Gone),
+        Joined::Refused => return Ok(entering::Joined::Refused),
     };
     stored?;
-    if !logins::to_evict(&session.logins()).is_empty() {
-        state.store.trim(&session).await;
-    }
-    Ok(Join::In(Box::new(Entered {
+    trim(state, &session).await;
+    Ok(entering::Joined::In(Entered {
         session,
         chat: chat?,
         login: issued,
         reused: true,
-    })))
+    }))
 }
 
 /// A login minted from another login of the same session: `POST /session/start` with a
@@ -336,8 +374,8 @@ pub async fn mint(
     )
     .await?
     {
-        Join::In(entered) => entered.into_response(customer).map(Some),
-        Join::Gone | Join::Refused => Ok(None),
+        entering::Joined::In(entered) => entered.into_response(customer).map(Some),
+        entering::Joined::Gone | entering::Joined::Refused => Ok(None),
     }
 }
 
@@ -395,26 +433,24 @@ async fn recent_chat(
         .await?)
 }
 
-/// The API's view of a session, for a token of `channel`; `chat` is the end of its
-/// history, oldest first (the view shows the last [`limits::CHAT_WINDOW`]).
-pub fn view(item: &SessionItem, chat: &[ChatMessage], channel: Channel) -> Session {
-    let window = chat.len().saturating_sub(limits::CHAT_WINDOW);
-    let expires = DateTime::<Utc>::from_timestamp(item.expires_at, 0).unwrap_or_default();
-    Session {
-        session_id: item.pk.clone(),
-        phone: item.phone.clone(),
-        customer_id: item.customer_id.clone(),
-        channel,
-        metadata: SessionMetadata {
-            channels: item.channels(),
-        },
-        chat_context: chat[window..].to_vec(),
-        conversation_summary: item.summary.clone(),
-        last_recommended_skus: item.recommended_skus(),
-        cart: item.cart.clone(),
-        created_at: item.created_at.clone(),
-        updated_at: item.updated_at.clone(),
-        expires_at: rfc3339(expires),
+/// Keeps a session item small after a write: SKUs beyond the newest
+/// [`limits::RECOMMENDED_SKUS`], and the logins `logins::to_evict` names (fallen with
+/// their root, or beyond their maker's quota). One `UpdateItem`, and only when there is
+/// something to remove.
+pub async fn trim(state: &AppState, session: &SessionItem) {
+    let ranked = views::skus_by_rank(session);
+    let extra = ranked.len().saturating_sub(limits::RECOMMENDED_SKUS);
+    let skus: Vec<(String, SkuMark)> = ranked
+        .into_iter()
+        .take(extra)
+        .filter_map(|sku| session.skus.get(&sku).map(|mark| (sku, *mark)))
+        .collect();
+    let logins = logins::to_evict(&session.logins());
+    if !skus.is_empty() || !logins.is_empty() {
+        state
+            .store
+            .remove_from_session(session, &skus, &logins)
+            .await;
     }
 }
 

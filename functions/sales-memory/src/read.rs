@@ -5,6 +5,7 @@ use omnisession::AppState;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
 use omnisession::store::SessionItem;
+use omnisession::views;
 use serde_json::json;
 
 use crate::access::reader;
@@ -38,7 +39,7 @@ pub async fn context(state: &AppState, req: &Request, sid: &str) -> HttpResult {
         "customer_id": session.customer_id,
         "chat_context": messages,
         "conversation_summary": session.summary,
-        "last_recommended_skus": session.recommended_skus(),
+        "last_recommended_skus": views::recommended_skus(&session),
         "cart": session.cart,
         "created_at": session.created_at,
         "updated_at": session.updated_at,
@@ -51,7 +52,7 @@ pub async fn context(state: &AppState, req: &Request, sid: &str) -> HttpResult {
 fn written_by(session: &SessionItem) -> serde_json::Value {
     json!({
         "conversation_summary": session.summary_by.unwrap_or_default(),
-        "last_recommended_skus": session.sku_authors(),
+        "last_recommended_skus": views::sku_authors(session),
     })
 }
 
@@ -70,11 +71,11 @@ pub async fn summary(state: &AppState, req: &Request, sid: &str) -> HttpResult {
 /// `GET /session/{sid}/recommendations`: oldest first, newest last.
 pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> HttpResult {
     let session = reader(state, req, sid).await?;
-    let skus = session.recommended_skus();
+    let skus = views::recommended_skus(&session);
     http::ok(&json!({
         "last_recommended_skus": skus,
         "total_recommendations": skus.len(),
-        "written_by": session.sku_authors(),
+        "written_by": views::sku_authors(&session),
     }))
 }
 

@@ -14,6 +14,7 @@ use omnisession::model::{
 };
 use omnisession::service::write::{self, Written};
 use omnisession::store::{SessionChanges, SessionItem};
+use omnisession::views;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -80,7 +81,7 @@ pub async fn recommendations(state: &AppState, req: &Request, sid: &str) -> Http
         ..Default::default()
     };
     let written = apply(state, &session, changes).await?;
-    let skus = written.session.recommended_skus();
+    let skus = views::recommended_skus(&written.session);
     let response = http::ok(&json!({
         "success": true,
         "session_id": written.session.id(),
@@ -103,7 +104,7 @@ struct MessageRequest {
 fn current_channel(session: &SessionItem) -> Channel {
     session
         .last_channel
-        .or_else(|| session.channels().last().copied())
+        .or_else(|| views::channels(session).last().copied())
         .unwrap_or(Channel::Web)
 }
 

@@ -6,11 +6,12 @@ use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::http::{self, HttpResult};
 use omnisession::sessions;
+use omnisession::views;
 use serde_json::json;
 
 pub async fn restore(state: &AppState, req: &Request) -> HttpResult {
     let (authed, chat) = sessions::authenticate_with_chat(state, http::session_token(req)).await?;
     let channel = authed.login.channel;
     let session = sessions::touch(state, authed).await?;
-    http::ok(&json!({ "session": sessions::view(&session, &chat, channel) }))
+    http::ok(&json!({ "session": views::session(&session, &chat, channel) }))
 }

@@ -20,6 +20,7 @@ use omnisession::model::{
 use omnisession::service::write;
 use omnisession::sessions;
 use omnisession::store::SessionChanges;
+use omnisession::views;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -120,6 +121,6 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
         chat.extend(changes.messages);
     }
     let response =
-        http::ok(&json!({ "session": sessions::view(&written.session, &chat, channel) }))?;
+        http::ok(&json!({ "session": views::session(&written.session, &chat, channel) }))?;
     Ok(idempotency::mark(response, written.replayed))
 }

@@ -49,11 +49,14 @@ pub async fn write(
         .apply_changes(session, writer, changes, now, expires_at)
         .await?;
     match applied {
-        Applied::Done(after) => Ok(Written {
-            session: *after,
-            replayed: false,
-            first_at: None,
-        }),
+        Applied::Done(after) => {
+            sessions::trim(state, &after).await;
+            Ok(Written {
+                session: *after,
+                replayed: false,
+                first_at: None,
+            })
+        }
         Applied::Replayed(first_at) => Ok(Written {
             session: session.clone(),
             replayed: true,

@@ -11,8 +11,7 @@ use super::{
     SessionItem, SkuMark, Store, StoreResult, StoredLogin, classify, if_condition_held, n,
     retry_conflicts, s, unexpected,
 };
-use crate::logins;
-use crate::model::{Author, CartItem, ChatMessage, Sku, limits};
+use crate::model::{Author, CartItem, ChatMessage, Sku};
 
 /// What `/session/update` asks to change. Every change commutes with a concurrent one:
 /// messages are appended, SKUs are set key by key, the cart and summary are replaced.
@@ -138,7 +137,6 @@ impl Store {
             )
         });
         futures::future::try_join_all(puts).await?;
-        self.trim(&after).await;
         Ok(Applied::Done(Box::new(after)))
     }
 
@@ -293,34 +291,32 @@ impl Store {
         }
     }
 
-    /// Keeps the session item small: drops SKUs beyond the newest [`limits::RECOMMENDED_SKUS`], and
-    /// the logins `logins::to_evict` names (fallen with their root, or beyond their
-    /// group's quota). Best effort: the write is
-    /// conditioned on what it read, and when another writer got there first, or the trim
-    /// fails, the next write trims instead; the caller's own write has already succeeded.
-    pub(crate) async fn trim(&self, item: &SessionItem) {
-        // SKUs and logins: by name, each SKU only if not recommended again meanwhile.
+    /// Removes SKUs and logins from a session (`sessions::trim` decides which). Each SKU
+    /// only if it was not recommended again meanwhile (its mark is still `mark`). Best
+    /// effort: when another writer got there first, or the write fails, the next write's
+    /// trim removes them; the caller's own write has already succeeded.
+    pub(crate) async fn remove_from_session(
+        &self,
+        item: &SessionItem,
+        skus: &[(String, SkuMark)],
+        logins: &[String],
+    ) {
         let mut removes = Vec::new();
         let mut conditions = vec!["attribute_exists(pk)".to_string()];
         let mut names = HashMap::new();
         let mut values = HashMap::new();
-        let skus = item.all_skus();
-        for (i, sku) in skus
-            .iter()
-            .take(skus.len().saturating_sub(limits::RECOMMENDED_SKUS))
-            .enumerate()
-        {
+        for (i, (sku, mark)) in skus.iter().enumerate() {
+            let Ok(mark) = serde_dynamo::to_attribute_value(mark) else {
+                continue;
+            };
             removes.push(format!("skus.#old{i}"));
             conditions.push(format!("skus.#old{i} = :old{i}"));
             names.insert(format!("#old{i}"), sku.clone());
-            let Ok(mark) = serde_dynamo::to_attribute_value(item.skus[sku]) else {
-                continue;
-            };
             values.insert(format!(":old{i}"), mark);
         }
-        for (i, id) in logins::to_evict(&item.logins()).into_iter().enumerate() {
+        for (i, id) in logins.iter().enumerate() {
             removes.push(format!("tokens.#tok{i}"));
-            names.insert(format!("#tok{i}"), id);
+            names.insert(format!("#tok{i}"), id.clone());
         }
         if removes.is_empty() {
             return;

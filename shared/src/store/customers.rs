@@ -5,9 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreResult, classify, if_condition_held, unexpected};
-use crate::model::Customer;
 use crate::phone::PhoneNumber;
-use crate::token::Level;
 
 fn phone_key(phone: &str) -> AttributeValue {
     AttributeValue::S(format!("phone#{phone}"))
@@ -73,25 +71,6 @@ impl CustomerItem {
 
     pub fn phone(&self) -> PhoneNumber {
         PhoneNumber::from_stored(self.phone_number.clone())
-    }
-
-    /// The view a login of `level` may see: never the password hash, and the personal
-    /// fields (age, gender, address…) only at `password` level, so that typing someone's
-    /// phone number into a kiosk does not reveal where they live.
-    pub fn view(&self, level: Level) -> Customer {
-        let personal = level >= Level::Password;
-        let private = |v: &Option<String>| v.clone().filter(|_| personal);
-        Customer {
-            customer_id: self.customer_id.clone(),
-            name: self.name.clone(),
-            phone_number: self.phone_number.clone(),
-            age: self.age.filter(|_| personal),
-            gender: private(&self.gender),
-            city: private(&self.city),
-            building_name: private(&self.building_name),
-            address_landmark: private(&self.address_landmark),
-            created_at: self.created_at.clone(),
-        }
     }
 }
 

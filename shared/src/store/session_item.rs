@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::Channel;
 use crate::logins::{LoginMark, Maker};
-use crate::model::{Author, CartItem, limits};
+use crate::model::{Author, CartItem};
 use crate::token::Level;
 
 /// A login in a session's `tokens` map.
@@ -113,42 +113,6 @@ impl SessionItem {
         self.tokens
             .iter()
             .map(|(id, stored)| (id.clone(), stored.mark(id)))
-            .collect()
-    }
-
-    /// Channels in the order they joined.
-    pub fn channels(&self) -> Vec<Channel> {
-        let mut joined: Vec<(&String, Channel)> = self
-            .channels
-            .iter()
-            .filter_map(|(name, at)| Channel::try_from(name.clone()).ok().map(|c| (at, c)))
-            .collect();
-        joined.sort();
-        joined.into_iter().map(|(_, c)| c).collect()
-    }
-
-    /// Recommended SKUs, oldest first, newest last: the newest
-    /// [`limits::RECOMMENDED_SKUS`], whether or not a trim has run yet.
-    pub fn recommended_skus(&self) -> Vec<String> {
-        let mut skus = self.all_skus();
-        skus.drain(..skus.len().saturating_sub(limits::RECOMMENDED_SKUS));
-        skus
-    }
-
-    pub(crate) fn all_skus(&self) -> Vec<String> {
-        let mut skus: Vec<(i64, &String)> = self.skus.iter().map(|(k, v)| (v.rank, k)).collect();
-        skus.sort();
-        skus.into_iter().map(|(_, k)| k.clone()).collect()
-    }
-
-    /// Who recommended each SKU of [`SessionItem::recommended_skus`].
-    pub fn sku_authors(&self) -> std::collections::BTreeMap<String, Author> {
-        self.recommended_skus()
-            .into_iter()
-            .map(|sku| {
-                let by = self.skus.get(&sku).and_then(|m| m.by).unwrap_or_default();
-                (sku, by)
-            })
             .collect()
     }
 }

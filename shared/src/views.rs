@@ -1,0 +1,91 @@
+//! What clients see of stored items: the API's session and customer, and the derived
+//! lists (channels in joining order, the newest SKUs). The store holds items; this is
+//! where they become answers.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::channel::Channel;
+use crate::model::{Author, ChatMessage, Customer, Session, SessionMetadata, limits, rfc3339};
+use crate::store::{CustomerItem, SessionItem};
+use crate::token::Level;
+
+/// The API's view of a session, for a token of `channel`; `chat` is the end of its
+/// history, oldest first (the view shows the last [`limits::CHAT_WINDOW`]).
+pub fn session(item: &SessionItem, chat: &[ChatMessage], channel: Channel) -> Session {
+    let window = chat.len().saturating_sub(limits::CHAT_WINDOW);
+    let expires = DateTime::<Utc>::from_timestamp(item.expires_at, 0).unwrap_or_default();
+    Session {
+        session_id: item.pk.clone(),
+        phone: item.phone.clone(),
+        customer_id: item.customer_id.clone(),
+        channel,
+        metadata: SessionMetadata {
+            channels: channels(item),
+        },
+        chat_context: chat[window..].to_vec(),
+        conversation_summary: item.summary.clone(),
+        last_recommended_skus: recommended_skus(item),
+        cart: item.cart.clone(),
+        created_at: item.created_at.clone(),
+        updated_at: item.updated_at.clone(),
+        expires_at: rfc3339(expires),
+    }
+}
+
+/// The customer as a login of `level` may see them: never the password hash, and the
+/// personal fields (age, gender, address…) only at `password` level, so that typing
+/// someone's phone number into a kiosk does not reveal where they live.
+pub fn customer(item: &CustomerItem, level: Level) -> Customer {
+    let personal = level >= Level::Password;
+    let private = |v: &Option<String>| v.clone().filter(|_| personal);
+    Customer {
+        customer_id: item.customer_id.clone(),
+        name: item.name.clone(),
+        phone_number: item.phone_number.clone(),
+        age: item.age.filter(|_| personal),
+        gender: private(&item.gender),
+        city: private(&item.city),
+        building_name: private(&item.building_name),
+        address_landmark: private(&item.address_landmark),
+        created_at: item.created_at.clone(),
+    }
+}
+
+/// A session's channels in the order they joined.
+pub fn channels(item: &SessionItem) -> Vec<Channel> {
+    let mut joined: Vec<(&String, Channel)> = item
+        .channels
+        .iter()
+        .filter_map(|(name, at)| Channel::try_from(name.clone()).ok().map(|c| (at, c)))
+        .collect();
+    joined.sort();
+    joined.into_iter().map(|(_, c)| c).collect()
+}
+
+/// Every recommended SKU, oldest first (by rank: a higher rank is later).
+pub fn skus_by_rank(item: &SessionItem) -> Vec<String> {
+    let mut skus: Vec<(i64, &String)> = item.skus.iter().map(|(k, v)| (v.rank, k)).collect();
+    skus.sort();
+    skus.into_iter().map(|(_, k)| k.clone()).collect()
+}
+
+/// Recommended SKUs, oldest first, newest last: the newest
+/// [`limits::RECOMMENDED_SKUS`], whether or not a trim has run yet.
+pub fn recommended_skus(item: &SessionItem) -> Vec<String> {
+    let mut skus = skus_by_rank(item);
+    skus.drain(..skus.len().saturating_sub(limits::RECOMMENDED_SKUS));
+    skus
+}
+
+/// Who recommended each SKU of [`recommended_skus`].
+pub fn sku_authors(item: &SessionItem) -> BTreeMap<String, Author> {
+    recommended_skus(item)
+        .into_iter()
+        .map(|sku| {
+            let by = item.skus.get(&sku).and_then(|m| m.by).unwrap_or_default();
+            (sku, by)
+        })
+        .collect()
+}
