@@ -195,3 +195,27 @@ impl From<crate::service::login::HandoffError> for ApiError {
         }
     }
 }
+
+impl From<crate::service::account::SignupError> for ApiError {
+    fn from(err: crate::service::account::SignupError) -> Self {
+        use crate::service::account::SignupError as E;
+        match err {
+            E::PhoneTaken => {
+                Self::Conflict("phone number is already registered; log in instead".into())
+            }
+            E::Hashing(message) => Self::Internal(message),
+            E::Session(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::service::account::PasswordError> for ApiError {
+    fn from(err: crate::service::account::PasswordError) -> Self {
+        use crate::service::account::PasswordError as E;
+        match err {
+            E::WrongPassword => Self::Unauthorized("current_password is not the current password"),
+            E::Hashing(message) => Self::Internal(message),
+            E::Guard(err) => err.into(),
+        }
+    }
+}

@@ -11,13 +11,11 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
-use omnisession::logins::{Maker, NewLogin};
 use omnisession::model::{parse_name, parse_profile_field, rfc3339};
 use omnisession::passwords::Password;
 use omnisession::phone::PhoneNumber;
-use omnisession::sessions;
-use omnisession::store::{CreateCustomer, CustomerItem};
-use omnisession::token::Level;
+use omnisession::service;
+use omnisession::store::CustomerItem;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -65,35 +63,6 @@ pub async fn signup(state: &AppState, req: &Request) -> HttpResult {
     customer.city = profile("city", body.city)?;
     customer.building_name = profile("building_name", body.building_name)?;
     customer.address_landmark = profile("address_landmark", body.address_landmark)?;
-    customer.password_hash = Some(
-        state
-            .passwords
-            .hash(&password)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-    );
-
-    loop {
-        match state.store.create_customer(&customer).await? {
-            CreateCustomer::Created => break,
-            CreateCustomer::PhoneTaken => {
-                return Err(ApiError::Conflict(
-                    "phone number is already registered; log in instead".into(),
-                ));
-            }
-            // A random 64-bit id collided: draw another.
-            CreateCustomer::IdTaken => customer.customer_id = CustomerItem::generate_id(),
-        }
-    }
-    let login = NewLogin::direct(channel, Level::Password, Maker::Password);
-    let found = sessions::find(state, &phone).await?;
-    let entered = sessions::enter(
-        state,
-        &customer,
-        login,
-        Some(customer.password_version),
-        found,
-    )
-    .await?;
+    let entered = service::account::signup(state, customer, &password, channel).await?;
     Ok(http::json(StatusCode::CREATED, &entered))
 }

@@ -6,6 +6,7 @@
 use lambda_http::Request;
 use omnisession::AppState;
 use omnisession::http::{self, HttpResult};
+use omnisession::service;
 use omnisession::sessions;
 use omnisession::token::Level;
 use serde::Deserialize;
@@ -34,18 +35,13 @@ pub async fn end(state: &AppState, req: &Request) -> HttpResult {
         http::parse_json(req, state.config.max_body_bytes)?
     };
     match body.scope {
-        Scope::Local => {
-            state
-                .store
-                .revoke_token(authed.session.id(), &authed.token_id)
-                .await?;
-        }
+        Scope::Local => service::account::log_out(state, &authed).await?,
         Scope::Global => {
             let authed = authed.require(
                 Level::Password,
                 "ending the session on every channel needs a password login",
             )?;
-            state.store.end_session(&authed.session).await?
+            service::account::end_session(state, &authed).await?
         }
     }
     let scope = if body.scope == Scope::Global {

@@ -11,7 +11,7 @@ use crate::model::LoginResponse;
 use crate::passwords::Password;
 use crate::phone::PhoneNumber;
 use crate::sessions::{self, Authenticated, Mint, SessionError};
-use crate::store::StoreError;
+use crate::store::{QrGrant, StoreError};
 use crate::token::{Level, QrToken};
 
 /// Why a password login failed.
@@ -86,6 +86,29 @@ pub async fn open_channel(
         .await?
         // Signed out (or the session ended) since the token was checked.
         .ok_or(OpenError::Session(SessionError::InvalidToken))
+}
+
+/// A QR code for handing this login's session over to a kiosk: stored only as its hash,
+/// with the session and the login that made it (the kiosk's login is minted from it), for
+/// `qr_ttl`. The code and when it expires.
+pub async fn issue_qr(
+    state: &AppState,
+    authed: &Authenticated,
+) -> Result<(QrToken, chrono::DateTime<Utc>), StoreError> {
+    let qr = QrToken::issue();
+    let expires = Utc::now() + state.config.qr_ttl;
+    let grant = QrGrant {
+        session_id: authed.session.id().to_string(),
+        issuer_token_id: authed.token_id.clone(),
+        issuer_root: Some(authed.root().to_string()),
+        phone: authed.session.phone.clone(),
+        max_expires_at: authed.session.max_expires_at,
+    };
+    state
+        .store
+        .put_qr(&qr.hash, &grant, expires.timestamp())
+        .await?;
+    Ok((qr, expires))
 }
 
 /// Why a QR handoff failed.

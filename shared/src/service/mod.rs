@@ -4,13 +4,16 @@
 //! domain's words; `error::ApiError` turns each into an HTTP answer with one `From`, so
 //! statuses are chosen at the edge only.
 //!
-//! - [`login`]: a password login, a QR handoff to a kiosk, a token opening another channel;
+//! - [`account`]: signup, a password change, ending one login, every login, the session;
+//! - [`login`]: a password login, a QR code and its handoff to a kiosk, a token opening
+//!   another channel;
 //! - [`write`]: every write to a live session (the customer's update, the agent's writes);
 //! - [`whatsapp`]: filing an inbound WhatsApp message, once.
 //!
 //! Logins by phone alone (a kiosk's start, the signed `/session/login`) are one call into
 //! `sessions::phone_login` already.
 
+pub mod account;
 pub mod login;
 pub mod whatsapp;
 pub mod write;
