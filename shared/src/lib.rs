@@ -73,7 +73,7 @@ where
             return Err(err.into());
         }
     };
-    // The default region's phone metadata (about a millisecond) here rather than in the
+    // The default region's phone metadata and regular expressions here rather than in the
     // first event; the other regions' load only when a number needs them (phone.rs).
     phone::warm_up(state.config.phone_region);
     // Lives as long as the process, like the Lambda execution environment.

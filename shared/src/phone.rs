@@ -4,8 +4,8 @@
 //! loads on first use: about 50 ms (it deserialises ~250 regions and syntax-checks each of
 //! their regular expressions), which would land on the first event after a Lambda cold
 //! start. Numbers of the default region are read first with that region's metadata alone
-//! (bundled for the regions in [`one_region_database`]; loading it takes about a
-//! millisecond); only what that cannot read (another country, invalid input) loads the whole
+//! (bundled for the regions in [`one_region_database`]; [`warm_up`] loads it during init);
+//! only what that cannot read (another country, invalid input) loads the whole
 //! database and is read exactly as before, so every result is the same as with the whole
 //! metadata (see the tests).
 
@@ -31,11 +31,21 @@ fn one_region_database(region: Region) -> Option<&'static Database> {
     }
 }
 
-/// Loads the default region's own metadata, so that the first number read does not: a
-/// function calls it while it starts (about a millisecond). Without it the first
-/// [`PhoneNumber::parse`] loads it.
+/// Loads the default region's own metadata and reads its example mobile number once, which
+/// compiles the regular expressions a number of the region needs (they compile lazily), so
+/// that the first customer's number does not pay for them: a function calls it while it
+/// starts. Without it the first [`PhoneNumber::parse`] does that work.
 pub fn warm_up(default_region: Region) {
-    let _ = one_region_database(default_region);
+    let Some(database) = one_region_database(default_region) else {
+        return;
+    };
+    let example = database
+        .by_id(default_region.as_ref())
+        .and_then(|meta| meta.descriptors().mobile())
+        .and_then(|mobile| mobile.example());
+    if let Some(example) = example {
+        let _ = normalise(database, example, default_region);
+    }
 }
 
 /// A valid phone number in E.164 form (`+919876543210`). Once a value has this type it
@@ -175,6 +185,13 @@ mod tests {
     fn only_bundled_regions_have_a_one_region_database() {
         assert!(one_region_database(IN).is_some());
         assert!(one_region_database(US).is_none());
+        // Warming a bundled region or another one is harmless.
+        warm_up(IN);
+        warm_up(US);
+        assert_eq!(
+            PhoneNumber::parse("9876543210", IN).map(|n| n.0).as_deref(),
+            Ok("+919876543210")
+        );
     }
 
     #[test]
