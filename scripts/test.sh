@@ -24,30 +24,59 @@ export OMNISESSION_API_URL=http://127.0.0.1:$API_PORT
 export OMNISESSION_WATCH_LOG=$PWD/.local/watch.log
 
 watch_pid=
+deploy_pid=
 cleanup() {
   [ -n "$watch_pid" ] && kill -- -"$watch_pid" 2>/dev/null || true
+  [ -n "$deploy_pid" ] && kill -- -"$deploy_pid" 2>/dev/null || true
   scripts/dynamodb.sh stop "$DDB_PORT"
 }
 trap cleanup EXIT
 
-echo "== format and lint"
+echo "== format"
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-echo "== DynamoDB Local and seed data"
+# The deploy checks build the arm64 release (minutes of CPU) beside the dev build below:
+# cargo locks each profile's directory of the target dir on its own, and each build leaves
+# a core idle for long stretches (one large crate, then the link-time optimisation of each
+# function), which the other fills. The tests start only once it is done (some of them time
+# things). The deployed arm64 build is compiled by plain rustc, as `sam build` and a deploy do.
+echo "== deployable to AWS: started in the background (.local/deployable.log)"
+set -m
+env -u RUSTC_WORKSPACE_WRAPPER scripts/deployable.sh >.local/deployable.log 2>&1 &
+deploy_pid=$!
+set +m
+
+# Started first: its JVM warms up while the workspace compiles.
+echo "== DynamoDB Local (in memory, :$DDB_PORT)"
 scripts/dynamodb.sh stop "$DDB_PORT"
 scripts/dynamodb.sh start "$DDB_PORT" --in-memory
+
+# One compile of the workspace per profile and target: the dev build below serves clippy,
+# seed.sh, `cargo lambda watch` and nextest alike (tools/workspace-hack gives every command
+# the same features; scripts/clippy-rustc.sh lints our crates while they compile, as
+# `cargo clippy --workspace --all-targets -- -D warnings` would, every warning an error).
+echo "== lint and build every target (clippy -D warnings)"
+export RUSTC_WORKSPACE_WRAPPER=$PWD/scripts/clippy-rustc.sh
+cargo build --quiet --workspace --all-targets
+
+echo "== seed data"
 scripts/seed.sh --recreate
 
 echo "== functions over HTTP (cargo lambda watch on :$API_PORT)"
-cargo build --quiet --workspace --bins
 set -m
 scripts/serve.sh "$API_PORT" .local/test.env --ignore-changes >.local/watch.log 2>&1 &
 watch_pid=$!
 set +m
 
-echo "== deployable to AWS"
-scripts/deployable.sh
+echo "== deployable to AWS (waiting for the background checks)"
+deploy_status=0
+wait "$deploy_pid" || deploy_status=$?
+deploy_pid=
+cat .local/deployable.log
+if [ "$deploy_status" != 0 ]; then
+  echo "deployable: scripts/deployable.sh failed (exit $deploy_status)" >&2
+  exit 1
+fi
 
 echo "== tests"
 if ! cargo nextest run --workspace --no-fail-fast; then

@@ -81,6 +81,9 @@ where
             return Err(err.into());
         }
     };
+    // The default region's phone metadata and regular expressions here rather than in the
+    // first event; the other regions' load only when a number needs them (phone.rs).
+    phone::warm_up(state.config.phone_region);
     // Lives as long as the process, like the Lambda execution environment.
     let state: &'static AppState = Box::leak(Box::new(state));
     lambda_http::run(lambda_http::service_fn(|req| {

@@ -1,9 +1,52 @@
 //! Phone numbers, always held in E.164 form.
+//!
+//! libphonenumber's rules come from the `phonenumber` crate, whose metadata for every region
+//! loads on first use: about 50 ms (it deserialises ~250 regions and syntax-checks each of
+//! their regular expressions), which would land on the first event after a Lambda cold
+//! start. Numbers of the default region are read first with that region's metadata alone
+//! (bundled for the regions in [`one_region_database`]; [`warm_up`] loads it during init);
+//! only what that cannot read (another country, invalid input) loads the whole
+//! database and is read exactly as before, so every result is the same as with the whole
+//! metadata (see the tests).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::sync::LazyLock;
 
 use phonenumber::Mode;
 pub use phonenumber::country::Id as Region;
+use phonenumber::metadata::{DATABASE, Database};
+
+/// India's `<territory>` of libphonenumber's metadata, the same as the crate's (a test
+/// compares them).
+static IN_ONLY: LazyLock<Option<Database>> =
+    LazyLock::new(|| Database::parse(include_str!("phone/IN.xml")).ok());
+
+/// The metadata of `region` alone, when it is bundled. Only a region that is the sole
+/// region of its country code may be here: validity is then decided by its metadata alone,
+/// exactly as with the whole database.
+fn one_region_database(region: Region) -> Option<&'static Database> {
+    match region {
+        Region::IN => IN_ONLY.as_ref(),
+        _ => None,
+    }
+}
+
+/// Loads the default region's own metadata and reads its example mobile number once, which
+/// compiles the regular expressions a number of the region needs (they compile lazily), so
+/// that the first customer's number does not pay for them: a function calls it while it
+/// starts. Without it the first [`PhoneNumber::parse`] does that work.
+pub fn warm_up(default_region: Region) {
+    let Some(database) = one_region_database(default_region) else {
+        return;
+    };
+    let example = database
+        .by_id(default_region.as_ref())
+        .and_then(|meta| meta.descriptors().mobile())
+        .and_then(|mobile| mobile.example());
+    if let Some(example) = example {
+        let _ = normalise(database, example, default_region);
+    }
+}
 
 /// A valid phone number in E.164 form (`+919876543210`). Once a value has this type it
 /// is valid: `9876543210`, `+91 98765 43210` and `919876543210` all become one value.
@@ -37,19 +80,16 @@ impl PhoneNumber {
         {
             return Err(PhoneError::Invalid);
         }
-        let first = phonenumber::parse(Some(default_region), raw)
-            .ok()
-            .filter(phonenumber::is_valid);
-        let number = match first {
-            Some(n) => n,
-            // `919876543210`: digits that start with a country code but lack the `+`.
-            None if !raw.starts_with('+') => phonenumber::parse(None, format!("+{raw}"))
-                .ok()
-                .filter(phonenumber::is_valid)
-                .ok_or(PhoneError::Invalid)?,
-            None => return Err(PhoneError::Invalid),
-        };
-        Ok(Self(number.format().mode(Mode::E164).to_string()))
+        // A number the default region's metadata reads as valid reads the same with every
+        // region's; anything else is read again with all of them.
+        if let Some(e164) = one_region_database(default_region)
+            .and_then(|database| normalise(database, raw, default_region))
+        {
+            return Ok(Self(e164));
+        }
+        normalise(&DATABASE, raw, default_region)
+            .map(Self)
+            .ok_or(PhoneError::Invalid)
     }
 
     /// Wraps a value read back from our own tables, where only E.164 strings are stored.
@@ -60,6 +100,31 @@ impl PhoneNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `raw` (already trimmed and checked for its characters) in E.164 form, when it is a valid
+/// number read in `default_region` with `database`.
+fn normalise(database: &Database, raw: &str, default_region: Region) -> Option<String> {
+    let valid = |number: &phonenumber::PhoneNumber| phonenumber::is_valid_with(database, number);
+    let first = phonenumber::parse_with(database, Some(default_region), raw)
+        .ok()
+        .filter(valid);
+    let number = match first {
+        Some(n) => n,
+        // `919876543210`: digits that start with a country code but lack the `+`.
+        None if !raw.starts_with('+') => phonenumber::parse_with(database, None, format!("+{raw}"))
+            .ok()
+            .filter(valid)?,
+        None => return None,
+    };
+    let mut e164 = String::new();
+    write!(
+        e164,
+        "{}",
+        phonenumber::format_with(database, &number).mode(Mode::E164)
+    )
+    .ok()?;
+    Some(e164)
 }
 
 impl fmt::Display for PhoneNumber {
@@ -101,5 +166,145 @@ mod tests {
             PhoneNumber::parse(&"9".repeat(40), IN),
             Err(PhoneError::TooLong)
         );
+    }
+
+    #[test]
+    fn the_bundled_india_metadata_is_the_crates() {
+        let bundled = IN_ONLY.as_ref().expect("phone/IN.xml loads");
+        assert_eq!(bundled.iter().count(), 1);
+        // Debug shows every field, each regular expression by its source.
+        assert_eq!(
+            format!("{:?}", bundled.by_id("IN")),
+            format!("{:?}", DATABASE.by_id("IN")),
+            "shared/src/phone/IN.xml differs from the phonenumber crate's metadata for IN: \
+             copy the <territory id=\"IN\"> element again from its PhoneNumberMetadata.xml"
+        );
+    }
+
+    #[test]
+    fn only_bundled_regions_have_a_one_region_database() {
+        assert!(one_region_database(IN).is_some());
+        assert!(one_region_database(US).is_none());
+        // Warming a bundled region or another one is harmless.
+        warm_up(IN);
+        warm_up(US);
+        assert_eq!(
+            PhoneNumber::parse("9876543210", IN).map(|n| n.0).as_deref(),
+            Ok("+919876543210")
+        );
+    }
+
+    #[test]
+    fn the_common_case_needs_only_the_default_regions_metadata() {
+        let india = one_region_database(IN).unwrap();
+        for raw in [
+            "9876543210",
+            "+91 98765 43210",
+            "919876543210",
+            "09876543210",
+        ] {
+            assert_eq!(
+                normalise(india, raw, IN).as_deref(),
+                Some("+919876543210"),
+                "{raw}"
+            );
+        }
+        // Another country's number is not read with India's metadata alone...
+        assert_eq!(normalise(india, "+1 201 555 0123", IN), None);
+        assert_eq!(normalise(india, "+44 20 7946 0958", IN), None);
+        // ...but through the whole metadata, as before.
+        let parse = |raw| PhoneNumber::parse(raw, IN).map(|n| n.0);
+        assert_eq!(parse("+1 201 555 0123").as_deref(), Ok("+12015550123"));
+        assert_eq!(parse("+44 20 7946 0958").as_deref(), Ok("+442079460958"));
+        assert_eq!(parse("0044 20 7946 0958").as_deref(), Ok("+442079460958"));
+        assert_eq!(parse("442079460958").as_deref(), Ok("+442079460958"));
+        assert_eq!(parse("+91 12345"), Err(PhoneError::Invalid));
+        assert_eq!(parse("+999 123456789"), Err(PhoneError::Invalid));
+    }
+
+    /// The whole metadata's answer, as `parse` gave it before the one-region path.
+    fn with_every_region(raw: &str, region: Region) -> Option<String> {
+        normalise(&DATABASE, raw.trim(), region)
+    }
+
+    #[test]
+    fn the_one_region_path_answers_as_the_whole_metadata() {
+        let india = one_region_database(IN).unwrap();
+        let mut written = vec![
+            "9876543210",
+            "+91 98765 43210",
+            "919876543210",
+            "09876543210",
+            "0091 98765 43210",
+            "+91-98765-43210",
+            "(0)98765 43210",
+            "011 2345 6789",
+            "+91 11 2345 6789",
+            "1800 123 4567",
+            "91 1800 123 4567",
+            "22 2345 6789",
+            "5123456789",
+            "+1 201 555 0123",
+            "12015550123",
+            "2015550123",
+            "+44 20 7946 0958",
+            "0044 20 7946 0958",
+            "+7 912 345 6789",
+            "+999 123456789",
+            "0000000000",
+            "91",
+            "+91",
+            "12345",
+            "+91 12345",
+            "9999999999999",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        // Digits after the prefixes people type, from a fixed xorshift sequence.
+        let prefixes = [
+            "", "+", "0", "00", "91", "+91", "0091", "+91 0", "1", "+1", "44", "+44", "7", "+7",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let indian = ["", "0", "91", "+91", "+91 ", "0091"];
+        for i in 0..1500 {
+            // Half written like an Indian mobile number, half any digits after any prefix.
+            let (prefix, first, len) = if i % 2 == 0 {
+                (indian[(next() % 6) as usize], 6 + next() % 4, 10)
+            } else {
+                let prefix = prefixes[(next() % prefixes.len() as u64) as usize];
+                (prefix, next() % 10, 6 + next() % 8)
+            };
+            let mut raw = format!("{prefix}{first}");
+            for _ in 1..len {
+                raw.push(char::from(b'0' + (next() % 10) as u8));
+            }
+            written.push(raw);
+        }
+        let mut read_by_one_region = 0;
+        for raw in &written {
+            let before = with_every_region(raw, IN);
+            let fast = normalise(india, raw, IN);
+            if fast.is_some() {
+                read_by_one_region += 1;
+                assert_eq!(
+                    fast, before,
+                    "{raw}: India's metadata alone reads it otherwise"
+                );
+            }
+            assert_eq!(
+                PhoneNumber::parse(raw, IN).ok().map(|n| n.0),
+                before,
+                "{raw}"
+            );
+        }
+        // The comparison is not empty: most valid Indian numbers never need the whole set.
+        assert!(read_by_one_region > 400, "{read_by_one_region}");
     }
 }

@@ -1,0 +1,2 @@
+//! Empty: this crate only unifies dependency features across the workspace's host builds
+//! (see its Cargo.toml).
