@@ -1187,7 +1187,7 @@ fn costs(s: &mut String, i: &Inputs) {
         "List prices of issue 7 (us-east-1; samconfig.toml deploys to ap-south-1, whose prices are a little higher): Lambda arm64 ${LAMBDA_PER_GB_S} per GB-s + ${LAMBDA_PER_M_REQUESTS:.2} per 1 M requests, API Gateway HTTP API ${HTTP_API_PER_M:.2} per 1 M, DynamoDB on demand ${PER_M_WRU} per 1 M WRU and ${PER_M_RRU} per 1 M RRU. No free tier, no CloudWatch Logs (about $0.50/GB ingested), data transfer, storage or backups. \
          Memory from template.yaml ({}). \
          *Duration (measured)* = the warm handler p50 above rounded up to Lambda's 1 ms billing: it was measured on one x86_64 core against DynamoDB Local, not in AWS (real DynamoDB round trips in-region are usually a few ms each, DynamoDB Local's a little less). \
-         *Duration (estimate at the function's CPU share)*: the handler's own CPU time (overhead p50) stretched by 1769 MB / memory, DynamoDB time unchanged. Capacity units: measured (previous section). Rows at bcrypt cost 4 are the test configuration; the bcrypt-{} rows are the template's default. Cold starts are not included (since 2025 Lambda bills the init phase too; at the measured init times it is a small share unless most requests are cold).\n",
+         *Duration (estimate at the function's CPU share)*: the handler's own CPU time (overhead p50) stretched by 1769 MB / memory, DynamoDB time unchanged. Capacity units: measured (*DynamoDB round trips and capacity per request*). Rows at bcrypt cost 4 are the test configuration; the bcrypt-{} rows are the template's default. Cold starts are not included (since 2025 Lambda bills the init phase too; at the measured init times it is a small share unless most requests are cold).\n",
         Function::ALL
             .iter()
             .map(|f| format!("{} {} MB", f.package(), i.template.memory_mb[f]))
@@ -1305,7 +1305,7 @@ fn method(s: &mut String, i: &Inputs) {
     let _ = writeln!(
         s,
         "- One process, one request at a time: DynamoDB Local (a JVM) and the bench share the 2 cores, so latencies include that contention; no concurrency is measured.\n\
-         - Each endpoint runs on its own fresh customer; preparation (new phones, tokens to log out, QR codes to verify, a first delivery to redeliver) goes through the handlers too, untimed. Memory endpoints read a session with {FRESH_MESSAGES} messages (*full session* rows: {} messages and {FULL_LOGINS} logins).\n\
+         - Each endpoint runs on its own fresh customer; preparation (new phones, tokens to log out, QR codes to verify, a first delivery to redeliver) goes through the handlers too, untimed. Memory endpoints read a session with {FRESH_MESSAGES} messages (*full session* rows: {} messages and {FULL_LOGINS} logins; its minted logins hang under password logins, or, where the endpoint adds password logins, under its WhatsApp and kiosk logins, so that a push-out never takes minted ones with it).\n\
          - The bench's handler state is built as `AppState::new` builds it (same retry mode and timeouts), with the probe interceptor added; capacity is requested only on {} extra requests per endpoint so the timed responses are the normal size.\n\
          - Percentiles are nearest-rank over the measured requests: with {} samples p99 is the {}th smallest (only {} requests were slower), so treat it as indicative.\n\
          - Other work on the machine competes too: load average (1/5/15 min) {} before the run, {} after.\n\
