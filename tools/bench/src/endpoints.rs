@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use omnisession::AppState;
+use omnisession::model::limits;
 use omnisession::secrets::{SecretString, hub_signature, timed_payload};
 use omnisession_testkit::probe::Probe;
 use omnisession_testkit::{Function, Reply, unique_phone, wamid};
@@ -21,7 +22,12 @@ pub enum Kind {
     SignedLoginNewPhone,
     SignedLoginJoin,
     Restore,
+    /// The sample update: one message and the cart.
     Update,
+    /// One message, nothing else.
+    UpdateMessage,
+    /// The cart, nothing else.
+    UpdateCart,
     EndLocal,
     EndGlobal,
     Signup,
@@ -58,11 +64,13 @@ pub struct Endpoint {
     pub bcrypt_cost: u32,
     /// Whether the request runs bcrypt (then its overhead is also shown without it).
     pub runs_bcrypt: bool,
-    /// The session is full of logins of the measured login's maker (its quota in
-    /// `omnisession::logins`), so each join also pushes the least recently used one out: a
-    /// separate round trip. Otherwise endpoints that add logins get a fresh
-    /// session every [`RENEW_EVERY`] requests, so that they measure the usual case.
-    pub at_token_cap: bool,
+    /// The request goes to a full session (docs/design.md §6: "whatever the length of the
+    /// history and the number of logins"): [`FULL_MESSAGES`] messages and
+    /// [`FULL_LOGINS`] logins, every direct maker at its quota in `omnisession::logins`,
+    /// so a join also pushes the least recently used login of its maker out. Otherwise
+    /// endpoints that add logins get a fresh session every [`RENEW_EVERY`] requests, so
+    /// that they measure the usual case.
+    pub full: bool,
 }
 
 /// Requests per fixture for endpoints that add logins to a session: well below the
@@ -70,9 +78,20 @@ pub struct Endpoint {
 /// the kiosk's).
 pub const RENEW_EVERY: usize = 2;
 
-/// Logins a "full" fixture session is given before it is measured: more than any maker's
-/// quota, so the session holds a full quota of them.
-pub const FULL_SESSION_LOGINS: usize = 12;
+/// Messages in a full session's history before it is measured.
+pub const FULL_MESSAGES: usize = 1000;
+/// Logins of a full session, as tests/api/budgets.rs builds them: 10 password logins, 2
+/// WhatsApp logins, 4 kiosk logins (each direct maker's quota) and 16 minted ones.
+pub const FULL_LOGINS: usize = PASSWORD_LOGINS + WHATSAPP_LOGINS + KIOSK_LOGINS + MINTED_LOGINS;
+const PASSWORD_LOGINS: usize = 10;
+const WHATSAPP_LOGINS: usize = 2;
+const KIOSK_LOGINS: usize = 4;
+const MINTED_LOGINS: usize = 16;
+/// Logins minted under one root at most (`omnisession::logins`).
+const MINTED_PER_ROOT: usize = 3;
+
+/// Messages in a fresh fixture's history when the sales memory reads it.
+pub const FRESH_MESSAGES: usize = 10;
 
 impl Endpoint {
     /// Whether each request adds a login to the fixture's session.
@@ -80,6 +99,18 @@ impl Endpoint {
         matches!(
             self.kind,
             Kind::StartJoin | Kind::SignedLoginJoin | Kind::PasswordLoginJoin | Kind::QrVerify
+        )
+    }
+
+    /// Whether the request, or its preparation, adds a password login: its full session's
+    /// minted logins then hang under its WhatsApp and kiosk logins, so that pushing out a
+    /// password login never takes minted ones with it and the session stays at
+    /// [`FULL_LOGINS`]. Otherwise they hang under password logins (as in
+    /// tests/api/budgets.rs), so that a WhatsApp or kiosk join keeps them.
+    fn adds_password_logins(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::PasswordLoginJoin | Kind::Logout | Kind::LogoutAll | Kind::QrVerify
         )
     }
 }
@@ -109,37 +140,48 @@ fn function_of(route: &str) -> Function {
 pub fn all() -> Vec<Endpoint> {
     use Kind::*;
     let e = |route, case, kind, bcrypt_cost, runs_bcrypt| Endpoint {
-        function: function_of(route), route, case, kind, bcrypt_cost, runs_bcrypt, at_token_cap: false,
+        function: function_of(route), route, case, kind, bcrypt_cost, runs_bcrypt, full: false,
     };
-    let capped = |endpoint: Endpoint| Endpoint { at_token_cap: true, ..endpoint };
+    let full = |endpoint: Endpoint| Endpoint { full: true, ..endpoint };
     vec![
         e("POST /session/start", "(kiosk, new phone)", StartNewPhone, 4, false),
         e("POST /session/start", "(kiosk, joins live session)", StartJoin, 4, false),
+        full(e("POST /session/start", "(kiosk, joins a full session)", StartJoin, 4, false)),
         e("POST /session/login", "(signed, new phone)", SignedLoginNewPhone, 4, false),
         e("POST /session/login", "(signed, joins)", SignedLoginJoin, 4, false),
-        capped(e("POST /session/login", "(signed, joins a session full of WhatsApp logins)", SignedLoginJoin, 4, false)),
+        full(e("POST /session/login", "(signed, joins a full session)", SignedLoginJoin, 4, false)),
         e("GET /session/restore", "(no slide due)", Restore, 4, false),
-        e("POST /session/update", "(2 messages, cart, SKUs, summary)", Update, 4, false),
+        full(e("GET /session/restore", "(no slide due, full session)", Restore, 4, false)),
+        e("POST /session/update", "(1 message and the cart)", Update, 4, false),
+        full(e("POST /session/update", "(1 message, full session)", UpdateMessage, 4, false)),
+        full(e("POST /session/update", "(cart, full session)", UpdateCart, 4, false)),
         e("POST /session/end", "(local)", EndLocal, 4, false),
+        full(e("POST /session/end", "(local, full session)", EndLocal, 4, false)),
         e("POST /session/end", "(global)", EndGlobal, 4, false),
         e("POST /auth/signup", "(bcrypt 4)", Signup, 4, true),
         e("POST /auth/signup", "(bcrypt 12)", Signup, 12, true),
         e("POST /auth/login", "(joins, bcrypt 4)", PasswordLoginJoin, 4, true),
-        capped(e("POST /auth/login", "(joins a session full of password logins, bcrypt 4)", PasswordLoginJoin, 4, true)),
+        full(e("POST /auth/login", "(joins a full session, bcrypt 4)", PasswordLoginJoin, 4, true)),
         e("POST /auth/login", "(new session, bcrypt 4)", PasswordLoginNewSession, 4, true),
         e("POST /auth/login", "(joins, bcrypt 12)", PasswordLoginJoin, 12, true),
         e("POST /auth/logout", "", Logout, 4, false),
+        full(e("POST /auth/logout", "(full session)", Logout, 4, false)),
         e("POST /auth/logout-all", "", LogoutAll, 4, false),
         e("POST /auth/qr-init", "", QrInit, 4, false),
         e("POST /auth/qr-verify", "", QrVerify, 4, false),
         e("GET /session/{sid}/context", "(limit 20)", Context, 4, false),
+        full(e("GET /session/{sid}/context", "(limit 20, full session)", Context, 4, false)),
         e("GET /session/{sid}/summary", "", SummaryGet, 4, false),
         e("GET /session/{sid}/recommendations", "", RecommendationsGet, 4, false),
         e("GET /session/{sid}/cart", "", CartGet, 4, false),
         e("POST /session/{sid}/summary", "", SummaryPost, 4, false),
+        full(e("POST /session/{sid}/summary", "(full session)", SummaryPost, 4, false)),
         e("POST /session/{sid}/recommendations", "", RecommendationsPost, 4, false),
+        full(e("POST /session/{sid}/recommendations", "(full session)", RecommendationsPost, 4, false)),
         e("POST /session/{sid}/messages", "", MessagesPost, 4, false),
+        full(e("POST /session/{sid}/messages", "(full session)", MessagesPost, 4, false)),
         e("POST /webhooks/whatsapp", "(1 text message)", WebhookDelivery, 4, false),
+        full(e("POST /webhooks/whatsapp", "(1 text message, full session)", WebhookDelivery, 4, false)),
         e("POST /webhooks/whatsapp", "(redelivery, deduped)", WebhookRedelivery, 4, false),
         e("POST /webhooks/whatsapp", "(status callback)", WebhookStatus, 4, false),
         e("GET /webhooks/whatsapp", "(handshake)", WebhookHandshake, 4, false),
@@ -272,8 +314,24 @@ impl Harness {
         self.event(name).session_id(sid)
     }
 
+    /// A login minted from `token` (`/session/start` with a token and no kiosk key).
+    fn mint_event(&self, phone: &str, token: &str) -> Event {
+        let body = json!({"phone": phone, "channel": "kiosk"}).to_string();
+        self.event("session-start")
+            .without_header("x-kiosk-key")
+            .body(&body)
+            .token(token)
+    }
+
+    fn update_event(&self, token: &str, body: &Value) -> Event {
+        self.event("session-update")
+            .token(token)
+            .body(&body.to_string())
+    }
+
     /// A fresh customer signed up on the web at `cost`, with some chat history so that
-    /// the memory reads return real data.
+    /// the memory reads return real data; for a [`Endpoint::full`] endpoint, a full
+    /// session.
     pub async fn fixture(&self, endpoint: &Endpoint) -> Result<Fixture> {
         let cost = endpoint.bcrypt_cost;
         let phone = unique_phone();
@@ -283,29 +341,66 @@ impl Harness {
             token: signup.text("/session_token")?,
             session_id: signup.text("/session/session_id")?,
         };
-        if endpoint.at_token_cap {
-            for _ in 0..FULL_SESSION_LOGINS {
-                if endpoint.kind == Kind::PasswordLoginJoin {
-                    let event = self.login_event(&fixture.phone, "web");
-                    self.call(cost, event).await?;
-                } else {
-                    let event = self.signed_login_event(&fixture.phone);
-                    self.call(cost, event).await?;
-                }
-            }
-        }
-        if endpoint.function == Function::SalesMemory {
-            let update = self.events.get("session-update").sample_body().to_string();
-            for _ in 0..10 {
-                let event = self
-                    .event("session-update")
-                    .token(&fixture.token)
-                    .body(&update);
-                self.call(cost, event).await?;
+        if endpoint.full {
+            self.fill(endpoint, &fixture).await?;
+        } else if endpoint.function == Function::SalesMemory {
+            let update = self.events.get("session-update").sample_body();
+            for _ in 0..FRESH_MESSAGES {
+                self.call(cost, self.update_event(&fixture.token, &update))
+                    .await?;
             }
         }
         self.probe.take();
         Ok(fixture)
+    }
+
+    /// Makes the fixture's session full, as tests/api/budgets.rs does: [`FULL_LOGINS`]
+    /// logins, then [`FULL_MESSAGES`] messages, a cart, a summary and SKUs.
+    async fn fill(&self, endpoint: &Endpoint, fx: &Fixture) -> Result<()> {
+        let cost = endpoint.bcrypt_cost;
+        let mut password = vec![fx.token.clone()];
+        for _ in 1..PASSWORD_LOGINS {
+            let login = self.call(cost, self.login_event(&fx.phone, "web")).await?;
+            password.push(login.text("/session_token")?);
+        }
+        let mut phone_level = Vec::new();
+        for _ in 0..WHATSAPP_LOGINS {
+            let login = self.call(cost, self.signed_login_event(&fx.phone)).await?;
+            phone_level.push(login.text("/session_token")?);
+        }
+        for _ in 0..KIOSK_LOGINS {
+            let start = self.call(cost, self.kiosk_start_event(&fx.phone)).await?;
+            phone_level.push(start.text("/session_token")?);
+        }
+        // The minters: the newest logins of a group the endpoint never pushes out.
+        let roots: Vec<&String> = if endpoint.adds_password_logins() {
+            phone_level.iter().collect()
+        } else {
+            password.iter().rev().collect()
+        };
+        for i in 0..MINTED_LOGINS {
+            let root = roots
+                .get(i / MINTED_PER_ROOT)
+                .ok_or("not enough roots to mint under")?;
+            self.call(cost, self.mint_event(&fx.phone, root)).await?;
+        }
+        let chat: Vec<Value> = (0..limits::MESSAGES_PER_UPDATE)
+            .map(|i| json!({"role": "user", "content": format!("Message {i} of a long chat about shoes")}))
+            .collect();
+        for _ in 0..FULL_MESSAGES / limits::MESSAGES_PER_UPDATE {
+            let body = json!({ "messages": chat });
+            self.call(cost, self.update_event(&fx.token, &body)).await?;
+        }
+        let cart = json!({"cart": [{"sku": "SHOE-RUN-09", "quantity": 1, "price": 4999.0}]});
+        self.call(cost, self.update_event(&fx.token, &cart)).await?;
+        for name in [
+            "session-sid-summary-post",
+            "session-sid-recommendations-post",
+        ] {
+            self.call(cost, self.memory_event(name, &fx.session_id))
+                .await?;
+        }
+        Ok(())
     }
 
     /// The request of one iteration, after whatever preparation it needs.
@@ -319,8 +414,18 @@ impl Harness {
             SignedLoginJoin => self.signed_login_event(&fx.phone),
             Restore => self.event("session-restore").token(&fx.token),
             Update => {
-                let body = self.events.get("session-update").sample_body().to_string();
-                self.event("session-update").token(&fx.token).body(&body)
+                let body = self.events.get("session-update").sample_body();
+                self.update_event(&fx.token, &body)
+            }
+            UpdateMessage => {
+                let body =
+                    json!({"messages": [{"role": "user", "content": "Do you have them in blue?"}]});
+                self.update_event(&fx.token, &body)
+            }
+            UpdateCart => {
+                let body =
+                    json!({"cart": [{"sku": "SHOE-RUN-09", "quantity": 2, "price": 4999.0}]});
+                self.update_event(&fx.token, &body)
             }
             EndLocal => {
                 let login = self.call(cost, self.signed_login_event(&fx.phone)).await?;

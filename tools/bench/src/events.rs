@@ -62,6 +62,13 @@ impl Event {
         self
     }
 
+    pub fn without_header(mut self, name: &str) -> Self {
+        if let Some(headers) = self.0["headers"].as_object_mut() {
+            headers.remove(name);
+        }
+        self
+    }
+
     pub fn token(self, token: &str) -> Self {
         self.header("x-session-token", token)
     }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use omnisession_testkit::Reply;
 use omnisession_testkit::capacity::Capacity;
@@ -47,13 +48,22 @@ pub struct Measured {
     pub sequences: BTreeMap<String, usize>,
     /// Mean capacity per request over the capacity iterations.
     pub capacity: Capacity,
+    /// The most write units one request of the capacity iterations consumed.
+    pub max_write: f64,
+    /// The last capacity iteration's calls in the order they started, each with the units
+    /// it consumed: `PutItem 1 WRU`, `Query 0.5 RRU`…
+    pub capacity_calls: Vec<String>,
     /// Calls of the capacity iterations for which DynamoDB reported no capacity.
     pub capacity_unreported: usize,
     /// Calls in the handler that failed (e.g. the dedupe condition of a redelivery).
     pub failed_calls: BTreeMap<String, usize>,
-    /// Whether every read of the endpoint was strongly consistent.
-    pub reads_consistent: Option<bool>,
+    /// Per read operation (`GetItem`, `BatchGetItem`, `Query`): whether every such read
+    /// of the endpoint was strongly consistent.
+    pub reads_consistent: BTreeMap<&'static str, bool>,
     pub status: u16,
+    /// For a full session: the size of its session item after the measurements, by
+    /// DynamoDB's item-size rules (what a write to it is billed on).
+    pub session_item_bytes: Option<usize>,
 }
 
 impl Measured {
@@ -76,8 +86,46 @@ impl Measured {
     }
 }
 
-/// The time spent in the SDK: the union of the calls' intervals (the handlers call
-/// DynamoDB one call at a time today; the union stays right if that changes).
+/// An item's size by DynamoDB's rules: each attribute's name and value in bytes; a
+/// number about one byte per two significant digits plus one; a map or list 3 bytes plus
+/// its elements (a map's with their names) and one byte per element.
+pub fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => {
+            let digits = n.chars().filter(char::is_ascii_digit).count();
+            digits.div_ceil(2) + 1
+        }
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| k.len() + value_size(v) + 1)
+                .sum::<usize>()
+        }
+        AttributeValue::L(l) => 3 + l.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+        _ => 0,
+    }
+}
+
+/// Capacity units without trailing zeros (`1`, `0.5`, `2.25`).
+pub fn units(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The time spent in the SDK: the union of the calls' intervals (the handlers send some
+/// calls in parallel; time in parallel calls counts once).
 fn sdk_time(calls: &[Call]) -> f64 {
     let mut spans: Vec<(Instant, Instant)> =
         calls.iter().map(|c| (c.started, c.finished)).collect();
@@ -123,16 +171,18 @@ pub async fn measure(
     let mut sequences = BTreeMap::new();
     let mut failed_calls = BTreeMap::new();
     let (mut replayed_calls, mut replay_refused) = (0, 0);
-    let mut reads_consistent: Option<bool> = None;
+    let mut reads_consistent: BTreeMap<&'static str, bool> = BTreeMap::new();
     let mut status = 0;
     let mut capacity = Capacity::default();
     let mut capacity_unreported = 0;
+    let mut max_write: f64 = 0.0;
+    let mut capacity_calls = Vec::new();
 
     let total = warmup + iterations + plan.capacity_iterations;
     for i in 0..total {
         let measuring = i >= warmup && i < warmup + iterations;
         let counting_capacity = i >= warmup + iterations;
-        if i > 0 && i % RENEW_EVERY == 0 && endpoint.adds_logins() && !endpoint.at_token_cap {
+        if i > 0 && i % RENEW_EVERY == 0 && endpoint.adds_logins() && !endpoint.full {
             fixture = harness.fixture(endpoint).await?;
         }
         let request = harness.request(endpoint, &fixture).await?.request()?;
@@ -158,12 +208,28 @@ pub async fn measure(
         status = answer.status;
 
         if counting_capacity {
-            for call in &calls {
+            let mut request = Capacity::default();
+            let mut ordered: Vec<&Call> = calls.iter().collect();
+            ordered.sort_by_key(|c| c.started);
+            capacity_calls.clear();
+            for call in ordered {
                 match call.capacity {
-                    Some(c) => capacity.add(c),
-                    None => capacity_unreported += 1,
+                    Some(c) => {
+                        request.add(c);
+                        capacity_calls.push(if call.input.is_read() {
+                            format!("{} {} RRU", call.input.name(), units(c.read))
+                        } else {
+                            format!("{} {} WRU", call.input.name(), units(c.write))
+                        });
+                    }
+                    None => {
+                        capacity_unreported += 1;
+                        capacity_calls.push(format!("{} (refused)", call.input.name()));
+                    }
                 }
             }
+            capacity.add(request);
+            max_write = max_write.max(request.write);
         }
         if !measuring {
             continue;
@@ -182,7 +248,8 @@ pub async fn measure(
                     .or_insert(0) += 1;
             }
             if let Some(consistent) = call.input.consistent_read() {
-                reads_consistent = Some(reads_consistent.unwrap_or(true) && consistent);
+                let all = reads_consistent.entry(call.input.name()).or_insert(true);
+                *all = *all && consistent;
             }
         }
 
@@ -199,7 +266,20 @@ pub async fn measure(
             index: capacity.index / n,
         };
     }
+    let session_item_bytes = if endpoint.full {
+        let item = replay_client
+            .get_item()
+            .table_name(&state.config.tables.sessions)
+            .key("pk", AttributeValue::S(fixture.session_id.clone()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        item.item().map(item_size)
+    } else {
+        None
+    };
     Ok(Measured {
+        session_item_bytes,
         endpoint: endpoint.clone(),
         samples: handler.len(),
         handler: Summary::of(&handler),
@@ -210,6 +290,8 @@ pub async fn measure(
         replay_refused,
         sequences,
         capacity,
+        max_write,
+        capacity_calls,
         capacity_unreported,
         failed_calls,
         reads_consistent,

@@ -216,7 +216,7 @@ async fn cold_start_events(
     };
     let endpoint = endpoints::all()
         .into_iter()
-        .find(|e| e.kind == kind && e.bcrypt_cost == 4 && !e.at_token_cap)
+        .find(|e| e.kind == kind && e.bcrypt_cost == 4 && !e.full)
         .ok_or("cold-start endpoint")?;
     let fixture = harness.fixture(&endpoint).await?;
     let mut events = Vec::with_capacity(starts);

@@ -1,5 +1,6 @@
 //! The floor: a handler's DynamoDB calls made again, directly with the SDK (same inputs,
-//! same kind of client, no handler around them), one after another.
+//! same kind of client, no handler around them), round trip by round trip: calls the
+//! handler had in flight at once are sent again at once, the round trips one after another.
 //!
 //! Replaying right after the handler means a write's condition may no longer hold (the
 //! handler already took the phone's lock, consumed the QR code…); DynamoDB then refuses
@@ -20,15 +21,46 @@ pub struct Replayed {
     pub refused: usize,
 }
 
+/// The calls grouped as `probe::round_trips` groups them: a call that started before
+/// every call of the current group had finished was sent beside them.
+fn grouped(calls: &[Call]) -> Vec<Vec<&Call>> {
+    let mut sorted: Vec<&Call> = calls.iter().collect();
+    sorted.sort_by_key(|c| c.started);
+    let mut trips: Vec<(Instant, Vec<&Call>)> = Vec::new();
+    for call in sorted {
+        match trips.last_mut() {
+            Some((until, group)) if call.started < *until => {
+                group.push(call);
+                *until = (*until).max(call.finished);
+            }
+            _ => trips.push((call.finished, vec![call])),
+        }
+    }
+    trips.into_iter().map(|(_, group)| group).collect()
+}
+
 pub async fn replay(client: &Client, calls: &[Call]) -> Replayed {
     let started = Instant::now();
     let mut refused = 0;
     let mut made = 0;
-    for call in calls {
-        let outcome = send(client, &call.input).await;
-        made += 1;
-        if outcome.is_err() {
-            refused += 1;
+    for trip in grouped(calls) {
+        if let [call] = trip[..] {
+            made += 1;
+            if send(client, &call.input).await.is_err() {
+                refused += 1;
+            }
+            continue;
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for call in trip {
+            let (client, input) = (client.clone(), call.input.clone());
+            set.spawn(async move { send(&client, &input).await });
+        }
+        while let Some(outcome) = set.join_next().await {
+            made += 1;
+            if !matches!(outcome, Ok(Ok(()))) {
+                refused += 1;
+            }
         }
     }
     Replayed {

@@ -6,6 +6,7 @@ pub struct Summary {
     pub n: usize,
     pub min: f64,
     pub p50: f64,
+    pub p95: f64,
     pub p99: f64,
     pub max: f64,
 }
@@ -21,6 +22,7 @@ impl Summary {
             n: sorted.len(),
             min: sorted[0],
             p50: percentile(&sorted, 0.50),
+            p95: percentile(&sorted, 0.95),
             p99: percentile(&sorted, 0.99),
             max: sorted[sorted.len() - 1],
         }
@@ -41,7 +43,10 @@ mod tests {
     fn nearest_rank_percentiles() {
         let values: Vec<f64> = (1..=100).map(f64::from).collect();
         let s = Summary::of(&values);
-        assert_eq!((s.min, s.p50, s.p99, s.max), (1.0, 50.0, 99.0, 100.0));
+        assert_eq!(
+            (s.min, s.p50, s.p95, s.p99, s.max),
+            (1.0, 50.0, 95.0, 99.0, 100.0)
+        );
         let one = Summary::of(&[7.0]);
         assert_eq!((one.p50, one.p99), (7.0, 7.0));
     }
