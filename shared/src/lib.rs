@@ -47,14 +47,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Reads and validates the configuration, then builds the DynamoDB client.
-    /// A bad configuration fails the cold start with a clear message.
-    pub async fn from_env() -> Result<Self, config::ConfigError> {
-        let config = Config::from_env()?;
-        config.require_real_secrets()?;
-        Ok(Self::new(config).await)
-    }
-
+    /// Builds the DynamoDB client for a validated configuration.
     pub async fn new(config: Config) -> Self {
         let store = Store::connect(&config).await;
         let passwords = Passwords::new(config.bcrypt_cost);
@@ -66,6 +59,10 @@ impl AppState {
     }
 }
 
+/// How long a cold start's init may take (docs/design.md §6), of which the phone warm-up
+/// gets what the rest leaves.
+const INIT_BUDGET: std::time::Duration = std::time::Duration::from_millis(45);
+
 /// A function's whole `main`: JSON logs, state built once (a bad configuration stops the
 /// cold start with a clear log line), then the handler for every event.
 pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
@@ -73,17 +70,22 @@ where
     F: Fn(&'static AppState, lambda_http::Request) -> Fut,
     Fut: Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
 {
+    let started = std::time::Instant::now();
     telemetry::init();
-    let state = match AppState::from_env().await {
-        Ok(state) => state,
+    let config = match Config::from_env().and_then(|c| c.require_real_secrets().map(|()| c)) {
+        Ok(config) => config,
         Err(err) => {
             tracing::error!(error = %err, "refusing to start: invalid configuration");
             return Err(err.into());
         }
     };
-    // The default region's phone metadata and regular expressions here rather than in the
-    // first event; the other regions' load only when a number needs them (phone.rs).
-    phone::warm_up(state.config.phone_region);
+    // The default region's phone metadata and regular expressions (tens of ms) load on a
+    // thread of their own, beside the SDK's set-up. Init waits for them until its budget
+    // is spent; a first event that parses a number before they are ready waits for the
+    // rest. Either way they are off the requests after it (phone.rs).
+    let warming = phone::warm_up_in_background(config.phone_region);
+    let state = AppState::new(config).await;
+    warming.wait_until(started + INIT_BUDGET);
     // Lives as long as the process, like the Lambda execution environment.
     let state: &'static AppState = Box::leak(Box::new(state));
     lambda_http::run(lambda_http::service_fn(|req| {

@@ -48,6 +48,27 @@ pub fn warm_up(default_region: Region) {
     }
 }
 
+/// A [`warm_up`] running on a thread of its own.
+pub struct Warming(std::sync::mpsc::Receiver<()>);
+
+/// Starts [`warm_up`] on a thread of its own.
+pub fn warm_up_in_background(default_region: Region) -> Warming {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        warm_up(default_region);
+        let _ = done.send(());
+    });
+    Warming(finished)
+}
+
+impl Warming {
+    /// Waits for the warm-up to finish, but not past `deadline`.
+    pub fn wait_until(self, deadline: std::time::Instant) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let _ = self.0.recv_timeout(left);
+    }
+}
+
 /// A valid phone number in E.164 form (`+919876543210`). Once a value has this type it
 /// is valid: `9876543210`, `+91 98765 43210` and `919876543210` all become one value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

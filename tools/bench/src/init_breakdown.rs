@@ -32,7 +32,7 @@ pub const STEPS: &[(&str, &str)] = &[
     ),
     (
         "phone_first",
-        "first phone number parsed (phonenumber metadata loaded)",
+        "first phone number parsed (no warm-up: the default region's metadata and regular expressions)",
     ),
     (
         "phone_again",

@@ -837,7 +837,7 @@ fn what_stands_in_the_way(s: &mut String, i: &Inputs, judged: &[(&Measured, f64)
         let _ = writeln!(
             s,
             "- **Cold start.** The init steps measured one by one in fresh processes (table in *Cold starts*) add up to {} ms of median init; `Store::connect` (`aws_config` defaults: credential and region provider chains, the HTTPS client with its root certificates) is {} ms of it. {}\n\
-             - **The first event after a cold start** is where the time goes: the first phone number parsed costs {} ms (phonenumber 0.3 deserialises the metadata of every region and syntax-checks every one of their regular expressions on first use, `phonenumber::metadata::DEFAULT`), which lands in the first event of `session` start/login, `auth` and `whatsapp`, not in init (compare their first events with `session` restore's), and alone exceeds the 15 ms first-event budget. Forcing it during init would only move it (init would then exceed 50 ms) and Lambda bills init too. Shortening it needs metadata for fewer regions (not an option of the crate today) or validation that loads one region on demand. The first DynamoDB call adds {} ms here (plain HTTP to 127.0.0.1); in AWS it is a TCP and TLS handshake to the regional endpoint, typically tens of ms, which no code change avoids (only keeping the environment warm does).",
+             - **Phone numbers after a cold start.** The first number read in a fresh process costs {} ms: the default region's metadata (bundled on its own, `shared/src/phone/IN.xml`, so the other regions' load only for their numbers) and the compilation of its regular expressions on first use. `omnisession::run` starts that on a thread of its own at the start of init, beside the SDK's set-up, and waits for it until 45 ms into init; a first event that reads a number before it is done waits for the rest, which the first-event row above includes. The first DynamoDB call adds {} ms here (plain HTTP to 127.0.0.1); in AWS it is a TCP and TLS handshake to the regional endpoint, typically tens of ms, which no code change avoids (only keeping the environment warm does).",
             ms(init_sum),
             ms(step("sdk")),
             if init_missed {
@@ -1147,7 +1147,7 @@ fn sizes_section(s: &mut String, i: &Inputs) {
     let _ = writeln!(s, "## Artifact sizes\n");
     let _ = writeln!(
         s,
-        "arm64: `cargo lambda build --release --arm64 --output-format zip` (as scripts/deployable.sh builds them; scripts/bench.sh runs it too), read from `$CARGO_TARGET_DIR/lambda/<function>/bootstrap.zip`; the unzipped bootstrap is the binary in the zip (`$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/<function>`). x86_64: the release binaries the cold starts ran. Budget: zip ≤ 6 MB (6 MiB, as scripts/deployable.sh checks).\n"
+        "arm64: `cargo lambda build --release --arm64 --output-format zip` (scripts/bench.sh builds them; scripts/deployable.sh checks the zips of `sam build`'s bootstraps against the same budget), read from `$CARGO_TARGET_DIR/lambda/<function>/bootstrap.zip`; the unzipped bootstrap is the binary in the zip (`$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/<function>`). x86_64: the release binaries the cold starts ran. Budget: zip ≤ 6 MB (6 MiB, as scripts/deployable.sh checks).\n"
     );
     let _ = writeln!(
         s,
