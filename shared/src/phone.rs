@@ -9,10 +9,9 @@
 //! database and is read exactly as before, so every result is the same as with the whole
 //! metadata (see the tests).
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::sync::LazyLock;
 
-use phonenumber::Mode;
 pub use phonenumber::country::Id as Region;
 use phonenumber::metadata::{DATABASE, Database};
 
@@ -138,14 +137,14 @@ fn normalise(database: &Database, raw: &str, default_region: Region) -> Option<S
             .filter(valid)?,
         None => return None,
     };
-    let mut e164 = String::new();
-    write!(
-        e164,
-        "{}",
-        phonenumber::format_with(database, &number).mode(Mode::E164)
-    )
-    .ok()?;
-    Some(e164)
+    Some(e164(&number))
+}
+
+/// `+<country code><national number>`, as `phonenumber`'s E.164 format writes it (a test
+/// holds them equal). Written here because the crate's formatter loads every region's
+/// metadata (tens of ms on first use), whichever database it is given.
+fn e164(number: &phonenumber::PhoneNumber) -> String {
+    format!("+{}{}", number.code().value(), number.national())
 }
 
 impl fmt::Display for PhoneNumber {
@@ -157,6 +156,7 @@ impl fmt::Display for PhoneNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use phonenumber::Mode;
     use phonenumber::country::Id::{IN, US};
 
     #[test]
@@ -241,6 +241,26 @@ mod tests {
         assert_eq!(parse("442079460958").as_deref(), Ok("+442079460958"));
         assert_eq!(parse("+91 12345"), Err(PhoneError::Invalid));
         assert_eq!(parse("+999 123456789"), Err(PhoneError::Invalid));
+    }
+
+    #[test]
+    fn e164_is_written_as_the_crates_formatter_writes_it() {
+        for raw in [
+            "+91 98765 43210",
+            "+91 11 2345 6789",
+            "+91 1800 123 4567",
+            "+39 06 1234 5678",
+            "+39 333 123 4567",
+            "+44 20 7946 0958",
+            "+1 201 555 0123",
+            "+7 912 345 6789",
+            "+225 07 1234 5678",
+            "+61 4 1234 5678",
+        ] {
+            let number = phonenumber::parse(None, raw).expect(raw);
+            let crates = phonenumber::format(&number).mode(Mode::E164).to_string();
+            assert_eq!(e164(&number), crates, "{raw}");
+        }
     }
 
     /// The whole metadata's answer, as `parse` gave it before the one-region path.
