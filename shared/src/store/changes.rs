@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::messages::sort_key;
 use super::{
-    SessionItem, SkuMark, Store, StoreResult, StoredLogin, classify, if_condition_held, n,
+    SessionItem, SkuMark, Store, StoreResult, StoredLogin, classify, decode, if_condition_held, n,
     retry_conflicts, s, unexpected,
 };
 use crate::model::{Author, CartItem, ChatMessage, Sku};
@@ -225,10 +225,7 @@ impl Store {
             .return_values(ReturnValue::AllNew);
         let result = retry_conflicts(|| request.clone().send()).await;
         match if_condition_held(result)? {
-            Some(out) => out
-                .attributes
-                .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
-                .transpose(),
+            Some(out) => decode(out.attributes),
             None => Ok(None),
         }
     }

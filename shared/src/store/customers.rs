@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreResult, classify, if_condition_held, unexpected};
+use super::{Store, StoreResult, classify, decode, if_condition_held, unexpected};
 use crate::phone::PhoneNumber;
 
 fn phone_key(phone: &str) -> AttributeValue {
@@ -103,9 +103,7 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        out.item
-            .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
-            .transpose()
+        decode(out.item)
     }
 
     pub async fn customer_by_id(&self, customer_id: &str) -> StoreResult<Option<CustomerItem>> {

@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, ReturnValuesOnConditionC
 use super::schema::PHONE_INDEX;
 use super::transaction::{Outcome, Transaction};
 use super::{
-    SessionItem, Store, StoreResult, classify, lock_key, n, number, retry_conflicts, s, unexpected,
+    SessionItem, Store, StoreResult, classify, decode, lock_key, n, number, retry_conflicts, s,
+    unexpected,
 };
 use crate::channel::Channel;
 use crate::logins::LoginMark;
@@ -84,9 +85,7 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        out.item
-            .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
-            .transpose()
+        decode(out.item)
     }
 
     /// Adds a login to a live session: its channel, its token (the webhook's logins have
@@ -144,11 +143,8 @@ impl Store {
         let result = retry_conflicts(|| request.clone().send()).await;
         let failed = match result {
             Ok(out) => {
-                return out
-                    .attributes
-                    .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
-                    .transpose()?
-                    .map_or(Ok(Joined::Gone), |item| Ok(Joined::Joined(Box::new(item))));
+                return Ok(decode(out.attributes)?
+                    .map_or(Joined::Gone, |item| Joined::Joined(Box::new(item))));
             }
             Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(e)) => e.item.clone(),

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{CustomerItem, Store, StoreError, StoreResult, classify, unexpected};
+use super::{CustomerItem, Store, StoreResult, classify, decode};
 use crate::guard::Bucket;
 use crate::phone::PhoneNumber;
 
@@ -31,42 +31,16 @@ fn read(item: &HashMap<String, AttributeValue>) -> Bucket {
     }
 }
 
-fn keys_and_attributes(keys: Vec<AttributeValue>) -> StoreResult<KeysAndAttributes> {
-    KeysAndAttributes::builder()
-        .set_keys(Some(
-            keys.into_iter()
-                .map(|k| HashMap::from([("pk".to_string(), k)]))
-                .collect(),
-        ))
-        .consistent_read(true)
-        .build()
-        .map_err(unexpected)
-}
-
 impl Store {
     pub async fn bucket(&self, scope: &str) -> StoreResult<Bucket> {
         // A batch of one: the functions that read buckets are granted BatchGetItem.
-        let out = self
-            .db
-            .batch_get_item()
-            .request_items(
-                &self.tables.sessions,
-                keys_and_attributes(vec![key(scope)])?,
-            )
-            .send()
-            .await
-            .map_err(classify)?;
-        if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
-            return Err(StoreError::Unavailable(
-                "BatchGetItem left keys unprocessed".into(),
-            ));
-        }
-        let item = out
-            .responses
-            .unwrap_or_default()
-            .remove(&self.tables.sessions)
-            .and_then(|items| items.into_iter().next());
-        Ok(item.as_ref().map(read).unwrap_or_default())
+        let table = &self.tables.sessions;
+        let mut found = self.get_batch(&[(table, key(scope))]).await?;
+        Ok(found
+            .take(table, &key(scope))
+            .as_ref()
+            .map(read)
+            .unwrap_or_default())
     }
 
     /// Two buckets in one round trip, in the order of `scopes`.
@@ -89,34 +63,20 @@ impl Store {
         phone: Option<&PhoneNumber>,
         scopes: [&str; 2],
     ) -> StoreResult<(Option<CustomerItem>, [Bucket; 2])> {
-        let mut request = self.db.batch_get_item().request_items(
-            &self.tables.sessions,
-            keys_and_attributes(scopes.iter().map(|s| key(s)).collect())?,
-        );
-        if let Some(phone) = phone {
-            request = request.request_items(
-                &self.tables.customers,
-                keys_and_attributes(vec![AttributeValue::S(format!("phone#{phone}"))])?,
-            );
-        }
-        let out = request.send().await.map_err(classify)?;
-        if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
-            return Err(StoreError::Unavailable(
-                "BatchGetItem left keys unprocessed".into(),
-            ));
-        }
-        let mut responses = out.responses.unwrap_or_default();
-        let customer = responses
-            .remove(&self.tables.customers)
-            .and_then(|items| items.into_iter().next())
-            .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
-            .transpose()?;
-        let found = responses.remove(&self.tables.sessions).unwrap_or_default();
-        let bucket = |scope: &str| {
-            let pk = key(scope);
+        let sessions = &self.tables.sessions;
+        let customers = &self.tables.customers;
+        let customer_key = phone.map(|phone| AttributeValue::S(format!("phone#{phone}")));
+        let mut keys: Vec<(&str, AttributeValue)> = scopes
+            .iter()
+            .map(|scope| (sessions.as_str(), key(scope)))
+            .collect();
+        keys.extend(customer_key.clone().map(|pk| (customers.as_str(), pk)));
+        let mut found = self.get_batch(&keys).await?;
+        let customer = decode(customer_key.and_then(|pk| found.take(customers, &pk)))?;
+        let mut bucket = |scope: &str| {
             found
-                .iter()
-                .find(|item| item.get("pk") == Some(&pk))
+                .take(sessions, &key(scope))
+                .as_ref()
                 .map(read)
                 .unwrap_or_default()
         };

@@ -112,6 +112,58 @@ pub(crate) fn lock_key(phone: &str) -> AttributeValue {
     s(format!("phone#{phone}"))
 }
 
+/// An item as DynamoDB returns it.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// What a [`Store::get_batch`] found, by table and key.
+pub(crate) struct Batch(HashMap<String, Vec<Item>>);
+
+/// An item, if any, as the type it stores.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(item: Option<Item>) -> StoreResult<Option<T>> {
+    item.map(|item| serde_dynamo::from_item(item).map_err(unexpected))
+        .transpose()
+}
+
+impl Batch {
+    /// The item of `table` whose `pk` is `pk`, if it was found.
+    pub(crate) fn take(&mut self, table: &str, pk: &AttributeValue) -> Option<Item> {
+        let items = self.0.get_mut(table)?;
+        let at = items.iter().position(|item| item.get("pk") == Some(pk))?;
+        Some(items.swap_remove(at))
+    }
+}
+
+impl Store {
+    /// Items by their `pk`, from one or more tables, in one strongly consistent
+    /// `BatchGetItem` (one round trip).
+    pub(crate) async fn get_batch(&self, keys: &[(&str, AttributeValue)]) -> StoreResult<Batch> {
+        let mut by_table: HashMap<&str, Vec<Item>> = HashMap::new();
+        for (table, pk) in keys {
+            by_table
+                .entry(table)
+                .or_default()
+                .push(HashMap::from([("pk".to_string(), pk.clone())]));
+        }
+        let mut request = self.db.batch_get_item();
+        for (table, keys) in by_table {
+            let keys = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(unexpected)?;
+            request = request.request_items(table, keys);
+        }
+        let out = request.send().await.map_err(classify)?;
+        // Throttled keys come back unprocessed: retry later (503), like a throttled read.
+        if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
+            return Err(StoreError::Unavailable(
+                "BatchGetItem left keys unprocessed".into(),
+            ));
+        }
+        Ok(Batch(out.responses.unwrap_or_default()))
+    }
+}
+
 /// A whole-number attribute of an item (expiries, counters), if present and a number.
 pub(crate) fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()

@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{
-    SessionItem, Store, StoreResult, StoredLogin, TokenEntry, classify, if_condition_held, n,
-    retry_conflicts, s, unexpected,
+    SessionItem, Store, StoreResult, StoredLogin, TokenEntry, classify, decode, if_condition_held,
+    n, retry_conflicts, s, unexpected,
 };
 
 fn login_key(session_id: &str, token_id: &str) -> String {
@@ -47,46 +47,13 @@ impl Store {
         session_id: &str,
         token_id: &str,
     ) -> StoreResult<(Option<SessionItem>, Option<TokenEntry>)> {
-        let keys = KeysAndAttributes::builder()
-            .keys(HashMap::from([("pk".to_string(), s(session_id))]))
-            .keys(HashMap::from([(
-                "pk".to_string(),
-                s(login_key(session_id, token_id)),
-            )]))
-            .consistent_read(true)
-            .build()
-            .map_err(unexpected)?;
         let table = &self.tables.sessions;
-        let out = self
-            .db
-            .batch_get_item()
-            .request_items(table, keys)
-            .send()
-            .await
-            .map_err(classify)?;
-        // Throttled keys come back unprocessed: retry later (503), like a throttled read.
-        if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
-            return Err(super::StoreError::Unavailable(
-                "BatchGetItem left keys unprocessed".into(),
-            ));
-        }
-        let (mut session, mut login) = (None, None);
-        for item in out
-            .responses
-            .unwrap_or_default()
-            .remove(table)
-            .unwrap_or_default()
-        {
-            let is_login = item
-                .get("pk")
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|pk| pk.starts_with("login#"));
-            if is_login {
-                login = Some(serde_dynamo::from_item(item).map_err(unexpected)?);
-            } else {
-                session = Some(serde_dynamo::from_item(item).map_err(unexpected)?);
-            }
-        }
+        let (session_key, login_key) = (s(session_id), s(login_key(session_id, token_id)));
+        let mut found = self
+            .get_batch(&[(table, session_key.clone()), (table, login_key.clone())])
+            .await?;
+        let session = decode(found.take(table, &session_key))?;
+        let login = decode(found.take(table, &login_key))?;
         Ok((session, login))
     }
 
