@@ -330,7 +330,7 @@ async fn an_idle_login_is_evicted_before_one_made_minutes_ago() {
     }
     let week_ago = omnisession::model::rfc3339(chrono::Utc::now() - chrono::Duration::days(6));
     for login in idle.iter().chain([&web]) {
-        app.set_login_issued_at(&web.session_id(), &login.token(), &week_ago)
+        app.backdate_login_use(&web.session_id(), &login.token(), &week_ago)
             .await;
     }
     let recent = app.login(&phone, "secret-pass", "kiosk").await;

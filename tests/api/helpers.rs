@@ -252,7 +252,7 @@ impl App {
 
     /// Backdates when the login of `token` was last used (its mark in the session), to
     /// simulate an idle login.
-    pub async fn set_login_issued_at(&self, session_id: &str, token: &str, at: &str) {
+    pub async fn backdate_login_use(&self, session_id: &str, token: &str, at: &str) {
         use aws_sdk_dynamodb::types::AttributeValue;
         let token_id = token.split('.').nth(1).expect("a token id");
         let item = self.sessions_item(session_id).await.expect("the session");
