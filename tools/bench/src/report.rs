@@ -235,6 +235,34 @@ fn write_units_list<'a>(
     (list, over)
 }
 
+/// A budget row of write units: the most one request of each `kind` consumed, against
+/// `budget`; `missed` follows the list of the endpoints over it.
+fn write_units_row(
+    s: &mut String,
+    i: &Inputs<'_>,
+    kind: WriteKind,
+    budget: f64,
+    what: &str,
+    missed: &str,
+) {
+    let (listed, over) = write_units_list(i, kind, budget);
+    if listed.is_empty() {
+        return;
+    }
+    let verdict = if over.is_empty() {
+        yes(true).to_string()
+    } else {
+        let names: Vec<String> = over.iter().map(|m| m.endpoint.label()).collect();
+        format!("{} for {}{missed}", yes(false), names.join(", "))
+    };
+    let _ = writeln!(
+        s,
+        "| {what} ≤ {} WRU, fresh and full | most WRU in one request: {} | {verdict} |",
+        units(budget),
+        listed.join(", ")
+    );
+}
+
 /// "the full session's item is ≈ N bytes (…)", as measured after the endpoint's run.
 fn item_note(m: &Measured) -> String {
     match m.session_item_bytes {
@@ -500,48 +528,22 @@ fn budgets(s: &mut String, i: &Inputs) {
         );
     }
 
-    let (appends, appends_over) = write_units_list(i, WriteKind::Append, 3.0);
-    if !appends.is_empty() {
-        let _ = writeln!(
-            s,
-            "| appending one message ≤ 3 WRU, fresh and full | most WRU in one request: {} | {} |",
-            appends.join(", "),
-            if appends_over.is_empty() {
-                yes(true).to_string()
-            } else {
-                format!(
-                    "{} for {} (see below); met by the others",
-                    yes(false),
-                    appends_over
-                        .iter()
-                        .map(|m| m.endpoint.label())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
-    }
-    let (others, others_over) = write_units_list(i, WriteKind::Other, 4.0);
-    if !others.is_empty() {
-        let _ = writeln!(
-            s,
-            "| any other write to a live session ≤ 4 WRU, fresh and full | most WRU in one request: {} | {} |",
-            others.join(", "),
-            if others_over.is_empty() {
-                yes(true).to_string()
-            } else {
-                format!(
-                    "{} for {}",
-                    yes(false),
-                    others_over
-                        .iter()
-                        .map(|m| m.endpoint.label())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
-    }
+    write_units_row(
+        s,
+        i,
+        WriteKind::Append,
+        3.0,
+        "appending one message",
+        " (see below); met by the others",
+    );
+    write_units_row(
+        s,
+        i,
+        WriteKind::Other,
+        4.0,
+        "any other write to a live session",
+        "",
+    );
     let (starts, _) = write_units_list(i, WriteKind::StartOrEnd, f64::INFINITY);
     if !starts.is_empty() {
         let _ = writeln!(
