@@ -54,6 +54,11 @@ impl ApiError {
         Self::Invalid(format!("{field} {problem}"))
     }
 
+    /// 404 for a session id that names no live session (the agent's routes).
+    pub fn session_not_found() -> Self {
+        Self::NotFound("session not found or expired".into())
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -145,7 +150,7 @@ impl From<crate::service::write::WriteError> for ApiError {
         use crate::service::write::WriteError as E;
         match err {
             E::LoginGone => Self::Unauthorized(crate::sessions::INVALID_TOKEN),
-            E::SessionGone => Self::NotFound("session not found or expired".into()),
+            E::SessionGone => Self::session_not_found(),
             E::KeyReused => Self::IdempotencyKeyReused,
             E::Store(err) => err.into(),
         }

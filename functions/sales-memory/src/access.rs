@@ -12,10 +12,6 @@ use omnisession::sessions;
 use omnisession::store::SessionItem;
 use omnisession::token::SessionId;
 
-pub fn not_found() -> ApiError {
-    ApiError::NotFound("session not found or expired".into())
-}
-
 /// The live session `sid` for the agent, when the request carries a registered
 /// service key; `None` when it carries none.
 async fn as_agent(
@@ -31,14 +27,14 @@ async fn as_agent(
             "X-Service-Key is not a registered service key",
         ));
     }
-    let sid = SessionId::parse(sid).ok_or_else(not_found)?;
+    let sid = SessionId::parse(sid).ok_or_else(ApiError::session_not_found)?;
     state
         .store
         .session(sid.as_str())
         .await?
         .filter(|s| s.expires_at > Utc::now().timestamp())
         .map(Some)
-        .ok_or_else(not_found)
+        .ok_or_else(ApiError::session_not_found)
 }
 
 /// For the read views: the agent, or a login of this very session.
@@ -53,7 +49,7 @@ pub async fn reader(state: &AppState, req: &Request, sid: &str) -> Result<Sessio
     }
     let authed = sessions::authenticate(state, http::session_token(req)).await?;
     if authed.session.id() != sid {
-        return Err(not_found());
+        return Err(ApiError::session_not_found());
     }
     Ok(authed.session)
 }
