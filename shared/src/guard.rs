@@ -7,10 +7,13 @@
 //!   addresses together get no more tries than one.
 //!
 //! A bucket holds up to [`Rule::free`] failures without a lock; each further failure locks
-//! for 2^(n − free) seconds, at most [`MAX_LOCK_SECS`]. One failure leaks out per
-//! [`Rule::leak_secs`]: the count slides down with time and never drops to zero because a
-//! lock ended, so a patient guesser gets about one try per `leak_secs`, not a fresh set of
+//! for 2^(n − free) seconds, at most [`MAX_LOCK_MS`]. One failure leaks out per
+//! [`Rule::leak_ms`]: the count slides down with time and never drops to zero because a
+//! lock ended, so a patient guesser gets about one try per `leak_ms`, not a fresh set of
 //! free tries. A success empties the caller's bucket, never the target's.
+//!
+//! Times are epoch milliseconds: with whole seconds, a one-second lock set at 12:00:00.9
+//! ended at 12:00:01.0, a tenth of a second later.
 //!
 //! Buckets live in the sessions table as `lockout#<key>` items (see `store::lockout`) and
 //! expire by TTL once drained.
@@ -26,44 +29,45 @@ use crate::store::{CustomerItem, Store, StoreError, StoreResult};
 pub struct Rule {
     /// Failures held without a lock.
     pub free: u32,
-    /// One failure leaks out per this many seconds.
-    pub leak_secs: i64,
+    /// One failure leaks out per this many milliseconds.
+    pub leak_ms: i64,
 }
 
 /// One source address guessing at one target.
 pub const CALLER: Rule = Rule {
     free: 5,
-    leak_secs: 15 * 60,
+    leak_ms: 15 * 60 * 1000,
 };
 
 /// Everyone together guessing at one target.
 pub const TARGET: Rule = Rule {
     free: 50,
-    leak_secs: 15 * 60,
+    leak_ms: 15 * 60 * 1000,
 };
 
-/// The longest lock.
-pub const MAX_LOCK_SECS: i64 = 15 * 60;
+/// The longest lock, in milliseconds.
+pub const MAX_LOCK_MS: i64 = 15 * 60 * 1000;
 
 /// A bucket as stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bucket {
     pub failures: u32,
-    /// Epoch seconds from which the next failure leaks out.
+    /// Epoch milliseconds from which the next failure leaks out.
     pub leak_from: i64,
-    /// Epoch seconds; no attempt is checked before then.
+    /// Epoch milliseconds; no attempt is checked before then.
     pub locked_until: i64,
 }
 
 impl Bucket {
-    /// Seconds to wait, when locked.
+    /// Whole seconds to wait (rounded up, so that waiting them is enough), when locked at
+    /// `now` (epoch milliseconds).
     pub fn retry_after(&self, now: i64) -> Option<u64> {
-        (self.locked_until > now).then(|| (self.locked_until - now) as u64)
+        (self.locked_until > now).then(|| ((self.locked_until - now) as u64).div_ceil(1000))
     }
 
     /// The bucket once the failures due to leak out by `now` have.
     fn drained(&self, rule: Rule, now: i64) -> Bucket {
-        let leak = rule.leak_secs.max(1);
+        let leak = rule.leak_ms.max(1);
         let leaked = ((now - self.leak_from).max(0) / leak).min(i64::from(self.failures));
         let failures = self.failures - leaked as u32;
         Bucket {
@@ -83,7 +87,7 @@ impl Bucket {
         let failures = drained.failures.saturating_add(1);
         let locked_until = if failures >= rule.free {
             let exponent = (failures - rule.free).min(20);
-            now + (1_i64 << exponent).min(MAX_LOCK_SECS)
+            now + (1000_i64 << exponent).min(MAX_LOCK_MS)
         } else {
             0
         };
@@ -94,9 +98,9 @@ impl Bucket {
         }
     }
 
-    /// When the bucket has drained and any lock has passed: its TTL.
+    /// When (epoch milliseconds) the bucket has drained and any lock has passed.
     pub fn drained_at(&self, rule: Rule) -> i64 {
-        (self.leak_from + i64::from(self.failures) * rule.leak_secs).max(self.locked_until)
+        (self.leak_from + i64::from(self.failures) * rule.leak_ms).max(self.locked_until)
     }
 }
 
@@ -202,7 +206,7 @@ pub async fn check_password(
     password: &Password,
 ) -> Result<Option<CustomerItem>, GuardError> {
     let guard = Guard::password(phone, source);
-    let now = chrono::Utc::now().timestamp();
+    let now = chrono::Utc::now().timestamp_millis();
     let (customer, buckets) = state
         .store
         .customer_and_buckets(phone, guard.keys())
@@ -226,7 +230,7 @@ async fn fill(store: &Store, key: &str, rule: Rule, mut seen: Bucket, now: i64) 
     for _ in 0..RECORD_ATTEMPTS {
         let next = seen.after_failure(rule, now);
         if store
-            .put_bucket(key, &next, &seen, next.drained_at(rule))
+            .put_bucket(key, &next, &seen, (next.drained_at(rule) + 999) / 1000)
             .await?
         {
             return Ok(());
@@ -240,7 +244,8 @@ async fn fill(store: &Store, key: &str, rule: Rule, mut seen: Bucket, now: i64) 
 mod tests {
     use super::*;
 
-    const NOW: i64 = 1_000_000;
+    const NOW: i64 = 1_000_000_000;
+    const SECOND: i64 = 1000;
 
     fn fail(bucket: Bucket, rule: Rule, now: i64, times: usize) -> Bucket {
         (0..times).fold(bucket, |b, _| b.after_failure(rule, now))
@@ -261,19 +266,35 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_lasts_its_whole_time_whatever_the_millisecond_it_began() {
+        // Set just before a second turns: still locked 999 ms later, told to wait 1 s.
+        let locked = fail(Bucket::default(), CALLER, NOW + 999, 5);
+        assert_eq!(locked.retry_after(NOW + 999), Some(1));
+        assert_eq!(locked.retry_after(NOW + SECOND + 998), Some(1));
+        assert_eq!(locked.retry_after(NOW + SECOND + 999), None);
+        // A wait is rounded up: 1.5 s left is told as 2.
+        assert_eq!(
+            locked
+                .after_failure(CALLER, NOW + 999)
+                .retry_after(NOW + 1499),
+            Some(2)
+        );
+    }
+
+    #[test]
     fn the_count_slides_down_one_failure_per_leak_and_a_lock_ending_resets_nothing() {
         let locked = fail(Bucket::default(), CALLER, NOW, 15);
         assert_eq!(locked.retry_after(NOW), Some(900));
         // The longest lock has passed: the next failure locks again at once, where the
         // old fixed window gave five free tries.
-        let later = NOW + MAX_LOCK_SECS + 1;
+        let later = NOW + MAX_LOCK_MS + 1;
         assert_eq!(locked.retry_after(later), None);
         let again = locked.after_failure(CALLER, later);
         assert_eq!(again.failures, 15, "one failure leaked, one added");
         assert_eq!(again.retry_after(later), Some(900));
         // Drained after 15 quiet leaks: free tries again, one by one.
         let drained_at = locked.drained_at(CALLER);
-        assert_eq!(drained_at, NOW + 15 * CALLER.leak_secs);
+        assert_eq!(drained_at, NOW + 15 * CALLER.leak_ms);
         let fresh = locked.after_failure(CALLER, drained_at);
         assert_eq!(fresh.failures, 1);
         assert_eq!(fresh.retry_after(drained_at), None);
@@ -283,12 +304,12 @@ mod tests {
     fn a_patient_guesser_gets_about_one_try_per_leak() {
         // Try whenever unlocked, for a day: the count stays up and each try locks again.
         let (mut bucket, mut now, mut tries) = (Bucket::default(), NOW, 0);
-        while now < NOW + 24 * 3600 {
+        while now < NOW + 24 * 3600 * SECOND {
             if bucket.retry_after(now).is_none() {
                 bucket = bucket.after_failure(CALLER, now);
                 tries += 1;
             }
-            now += 1;
+            now += SECOND;
         }
         assert!(tries <= 15 + 24 * 4 + 1, "{tries} tries in a day");
     }

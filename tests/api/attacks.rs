@@ -490,13 +490,13 @@ async fn a_lock_ending_gives_no_fresh_free_tries() {
     );
     let key = format!("lockout#{}", caller.keys()[0]);
     // Ten failures by then, the last lock long over.
-    let past = chrono::Utc::now().timestamp() - 16 * 60;
+    let past = chrono::Utc::now().timestamp_millis() - 16 * 60 * 1000;
     app.set_session_numbers(
         &key,
         &[
             ("failures", 10),
-            ("leak_from", past),
-            ("locked_until", past),
+            ("leak_from_ms", past),
+            ("locked_until_ms", past),
         ],
     )
     .await;

@@ -228,3 +228,43 @@ async fn a_session_stored_in_the_old_layout_carries_on_after_the_deploy() {
     assert_eq!(app.restore(&kiosk_token).await.status, 401);
     assert_eq!(app.restore(&login.token()).await.status, 200);
 }
+
+/// A guessing bucket written in seconds before times were kept in milliseconds still
+/// locks, and the next failure rewrites it in the new layout without losing the count.
+#[tokio::test]
+async fn a_lock_written_in_seconds_still_holds_after_the_upgrade() {
+    let app = App::new().await;
+    let (phone, _) = app.new_customer().await;
+    let guard = omnisession::guard::Guard::password(
+        &omnisession::phone::PhoneNumber::from_stored(phone.clone()),
+        "127.0.0.1",
+    );
+    let key = format!("lockout#{}", guard.keys()[0]);
+    let now = Utc::now().timestamp();
+    app.set_session_numbers(
+        &key,
+        &[
+            ("failures", 7),
+            ("leak_from", now),
+            ("locked_until", now + 60),
+        ],
+    )
+    .await;
+    let locked = app.login(&phone, "secret-pass", "web").await;
+    assert_eq!(locked.status, 429, "{:?}", locked.body);
+    let wait: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((59..=60).contains(&wait), "{wait}");
+
+    // Once the lock has passed, a failure counts on top of the old seven.
+    app.set_session_numbers(&key, &[("locked_until", now - 1)])
+        .await;
+    assert_eq!(app.login(&phone, "wrong-guess", "web").await.status, 401);
+    let item = app.sessions_item(&key).await.unwrap();
+    assert_eq!(item["failures"].as_n().unwrap(), "8");
+    assert!(item.contains_key("locked_until_ms"), "{item:?}");
+    assert_eq!(app.login(&phone, "secret-pass", "web").await.status, 429);
+}

@@ -132,6 +132,7 @@ impl From<StoreError> for HandoffError {
 /// A kiosk's attempt at redeeming a QR code, once its guessing limit has let it try.
 pub struct Handoff {
     tally: Tally,
+    /// Epoch milliseconds.
     now: i64,
 }
 
@@ -145,7 +146,7 @@ impl Handoff {
         source: &str,
     ) -> Result<Self, HandoffError> {
         let guard = Guard::qr_codes(kiosk_key, source);
-        let now = Utc::now().timestamp();
+        let now = Utc::now().timestamp_millis();
         let buckets = state.store.buckets(guard.keys()).await?;
         let tally = guard.tally(buckets);
         if let Some(wait) = tally.retry_after(now) {
@@ -159,7 +160,7 @@ impl Handoff {
     /// code (it falls when that login is signed out).
     pub async fn redeem(self, state: &AppState, code: &str) -> Result<LoginResponse, HandoffError> {
         let grant = match QrToken::hash_of_presented(code) {
-            Some(hash) => state.store.consume_qr(&hash, self.now).await?,
+            Some(hash) => state.store.consume_qr(&hash, self.now / 1000).await?,
             None => None,
         };
         let Some(grant) = grant else {

@@ -19,15 +19,19 @@ fn n(v: i64) -> AttributeValue {
 
 fn read(item: &HashMap<String, AttributeValue>) -> Bucket {
     let number = |name: &str| super::number(item, name);
+    // Items written before times were kept in milliseconds hold seconds under the old
+    // names (and, older still, `last_failure` for `leak_from`).
+    let millis = |name: &str, legacy: &[&str]| {
+        number(name)
+            .or_else(|| legacy.iter().find_map(|old| number(old)).map(|s| s * 1000))
+            .unwrap_or(0)
+    };
     Bucket {
         failures: number("failures")
             .unwrap_or(0)
             .clamp(0, i64::from(u32::MAX)) as u32,
-        // Items written before the leaky buckets kept `last_failure` instead.
-        leak_from: number("leak_from")
-            .or_else(|| number("last_failure"))
-            .unwrap_or(0),
-        locked_until: number("locked_until").unwrap_or(0),
+        leak_from: millis("leak_from_ms", &["leak_from", "last_failure"]),
+        locked_until: millis("locked_until_ms", &["locked_until"]),
     }
 }
 
@@ -98,12 +102,14 @@ impl Store {
             .table_name(&self.tables.sessions)
             .item("pk", key(scope))
             .item("failures", n(i64::from(next.failures)))
-            .item("leak_from", n(next.leak_from))
-            .item("locked_until", n(next.locked_until))
+            .item("leak_from_ms", n(next.leak_from))
+            .item("locked_until_ms", n(next.locked_until))
             .item("expires_at", n(expires_at))
+            // An item in the old layout (seconds) is replaced whole by the first write; a
+            // concurrent write then finds the new layout and reads again.
             .condition_expression(
-                "attribute_not_exists(pk) OR (failures = :n AND locked_until = :l \
-                 AND (leak_from = :t OR (attribute_not_exists(leak_from) AND last_failure = :t)))",
+                "attribute_not_exists(pk) OR (failures = :n AND (attribute_not_exists(leak_from_ms) \
+                 OR (locked_until_ms = :l AND leak_from_ms = :t)))",
             )
             .expression_attribute_values(":n", n(i64::from(seen.failures)))
             .expression_attribute_values(":l", n(seen.locked_until))
