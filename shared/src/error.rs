@@ -206,7 +206,14 @@ impl From<crate::service::account::SignupError> for ApiError {
         use crate::service::account::SignupError as E;
         match err {
             E::PhoneTaken => {
-                Self::Conflict("phone number is already registered; log in instead".into())
+                // The same sentence for every registered phone (no oracle of which have a
+                // password): the way in for one that has none, or whose password is lost.
+                Self::Conflict(
+                    "phone number is already registered; log in instead, or, to set a \
+                     password, verify the phone with a reset code (POST /auth/code/send with \
+                     purpose \"reset\")"
+                        .into(),
+                )
             }
             E::Hashing(message) => Self::Internal(message),
             E::Session(err) => err.into(),

@@ -104,21 +104,19 @@ pub async fn find(state: &AppState, phone: &PhoneNumber) -> Result<Found, Sessio
     ))
 }
 
-/// Logs `customer` in with a direct login (password, WhatsApp, a kiosk typing the phone):
-/// joins the phone's live session (`found`, or one started meanwhile) or starts one.
-/// Either way the login gets its own token. A password login passes the password version
-/// it was checked against, so that a password change in the meantime refuses it.
+/// Logs `customer` in with a direct login (password, WhatsApp, a kiosk typing the phone,
+/// a code): joins the phone's live session (`found`, or one started meanwhile) or starts
+/// one. Either way the login gets its own token. A password login's terms carry the
+/// password version it was checked against, so that a password change in the meantime
+/// refuses it; a login that proves the phone ends an unproven account's session instead
+/// of joining it (pass the customer through [`prove`] first).
 pub async fn enter(
     state: &AppState,
     customer: &CustomerItem,
     login: NewLogin,
-    password_version: Option<i64>,
+    terms: JoinTerms<'_>,
     found: Found,
 ) -> Result<LoginResponse, SessionError> {
-    let terms = JoinTerms {
-        minted_by: None,
-        password_version,
-    };
     enter_session(state, customer, Some(login), &terms, found)
         .await?
         .into_response(customer)
@@ -311,6 +309,12 @@ async fn join(
         Joined::Joined(session) => *session,
         Joined::Gone => return Ok(entering::Joined::Gone),
         Joined::Refused => return Ok(entering::Joined::Refused),
+        // Whoever proves the phone owns it: the unproven account's session and its logins
+        // end, and the loop starts the prover's own.
+        Joined::Unproven(unproven) => {
+            state.store.end_session(&unproven).await?;
+            return Ok(entering::Joined::Gone);
+        }
     };
     stored?;
     trim(state, &session).await;
@@ -362,7 +366,7 @@ pub async fn mint(
     };
     let terms = JoinTerms {
         minted_by: Some((mint.minter, mint.root)),
-        password_version: None,
+        ..JoinTerms::default()
     };
     match join(
         state,
@@ -414,6 +418,7 @@ fn new_session(
         expires_at: next_expiry(state, now, max_expires_at),
         max_expires_at,
         password_version: customer.password_version,
+        unproven: customer.unproven,
     }
 }
 
@@ -586,21 +591,123 @@ pub async fn touch(state: &AppState, authed: Authenticated) -> Result<SessionIte
     Ok(session)
 }
 
-/// The phone-only login shared by the signed `POST /session/login` and a kiosk's
-/// `POST /session/start`: the caller has already proven (or, for a kiosk, asserted) the
-/// phone. A new phone gets a minimal customer record.
+/// How much a phone-only login knows of the phone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assurance {
+    /// Typed at a kiosk: the login joins whatever session the phone has.
+    Asserted,
+    /// Proven (WhatsApp, a code, click-to-verify): an unproven account of the phone is
+    /// taken over first.
+    Proven,
+}
+
+/// The phone-only login shared by the signed `POST /session/login`, a kiosk's
+/// `POST /session/start` and a verified code: the caller has already proven (or, for a
+/// kiosk, asserted) the phone. A new phone gets a minimal customer record.
 pub async fn phone_login(
     state: &AppState,
     phone: &PhoneNumber,
     name: Option<&str>,
     customer_id: Option<&str>,
     login: NewLogin,
+    assurance: Assurance,
 ) -> Result<LoginResponse, SessionError> {
     let (customer, found) = tokio::join!(
         customer_for_phone(state, phone, name, customer_id),
         find(state, phone)
     );
-    enter(state, &customer?, login, None, found?).await
+    let mut customer = customer?;
+    if assurance == Assurance::Proven {
+        customer = prove(state, customer, name).await?;
+    }
+    let terms = JoinTerms {
+        proven: assurance == Assurance::Proven,
+        ..JoinTerms::default()
+    };
+    enter(state, &customer, login, terms, found?).await
+}
+
+/// The customer of a phone someone has just proven: an unproven account is taken over
+/// (its password, version and typed-in record go; its session ends when the prover
+/// enters, see [`JoinTerms::proven`]). `name` names the customer afresh, as a first
+/// contact would.
+pub async fn prove(
+    state: &AppState,
+    customer: CustomerItem,
+    name: Option<&str>,
+) -> Result<CustomerItem, SessionError> {
+    if !customer.unproven {
+        return Ok(customer);
+    }
+    let phone = customer.phone();
+    let now = rfc3339(Utc::now());
+    let proven = state
+        .store
+        .prove_customer(&phone, name.unwrap_or("Guest"), &now)
+        .await?;
+    match proven {
+        Some(proven) => Ok(proven),
+        // Proven by someone else a moment ago.
+        None => state
+            .store
+            .customer_by_phone(&phone)
+            .await?
+            .ok_or(SessionError::CustomerGone),
+    }
+}
+
+/// Steps the login `authed` up to `password` level in place (the same token), because
+/// its holder has just proven the session's phone (a code, click-to-verify). An unproven
+/// account proven from its own session stays as it is, proven.
+pub async fn step_up(state: &AppState, authed: &mut Authenticated) -> Result<(), SessionError> {
+    let stored = authed
+        .session
+        .tokens
+        .get(&authed.token_id)
+        .ok_or(SessionError::InvalidToken)?;
+    let (raised, own_item) = match stored {
+        StoredLogin::Mark(mark) => (
+            StoredLogin::Mark(LoginMark {
+                level: Level::Password,
+                ..mark.clone()
+            }),
+            true,
+        ),
+        StoredLogin::Whole(entry) => (
+            StoredLogin::Whole(TokenEntry {
+                level: Level::Password,
+                ..entry.clone()
+            }),
+            false,
+        ),
+    };
+    let proven = authed.session.unproven;
+    if proven {
+        let phone = PhoneNumber::from_stored(authed.session.phone.clone());
+        state.store.mark_proven(&phone).await?;
+    }
+    let raised_in_place = state
+        .store
+        .raise_login(
+            authed.session.id(),
+            &authed.token_id,
+            &raised,
+            Level::Password,
+            own_item,
+            proven,
+        )
+        .await?;
+    if !raised_in_place {
+        // Signed out since the token was checked.
+        return Err(SessionError::InvalidToken);
+    }
+    authed.login.level = Level::Password;
+    authed.session.unproven = false;
+    authed
+        .session
+        .tokens
+        .insert(authed.token_id.clone(), raised);
+    Ok(())
 }
 
 /// The same phone-only login for the WhatsApp webhook: the provider has proven the
@@ -615,11 +722,14 @@ pub async fn phone_session(
         customer_for_phone(state, phone, name, None),
         find(state, phone)
     );
-    Ok(
-        enter_session(state, &customer?, None, &JoinTerms::default(), found?)
-            .await?
-            .session,
-    )
+    let customer = prove(state, customer?, name).await?;
+    let terms = JoinTerms {
+        proven: true,
+        ..JoinTerms::default()
+    };
+    Ok(enter_session(state, &customer, None, &terms, found?)
+        .await?
+        .session)
 }
 
 /// The customer of `phone`, made with a fresh id if the phone is new. `customer_id`, as

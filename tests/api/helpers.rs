@@ -385,11 +385,32 @@ impl App {
     }
 
     /// Signs up a fresh customer on the web and returns (phone, login reply).
+    /// A customer who signed up on the web with `secret-pass` and has proven the phone
+    /// (as a code or click-to-verify would, written directly: most tests are about what
+    /// an established account does, not about the proof).
     pub async fn new_customer(&self) -> (String, Reply) {
         let phone = unique_phone();
         let reply = self.signup(&phone, "secret-pass", "web").await;
         assert_eq!(reply.status, 201, "{:?}", reply.body);
+        self.mark_proven(&phone, &reply.session_id()).await;
         (phone, reply)
+    }
+
+    /// Marks a signed-up account and its session proven, directly in the tables.
+    pub async fn mark_proven(&self, phone: &str, session_id: &str) {
+        let phone = omnisession::phone::PhoneNumber::from_stored(phone.to_string());
+        self.state.store.mark_proven(&phone).await.unwrap();
+        self.db()
+            .update_item()
+            .table_name(&self.state.config.tables.sessions)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(session_id.into()),
+            )
+            .update_expression("REMOVE unproven")
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Sets stored attributes of a session directly, to simulate the passage of time.

@@ -36,6 +36,7 @@ async fn a_full_run_of_logins_logs_no_secret() {
     let password = "hunter2-very-secret";
     let signup = app.signup(&phone, password, "web").await;
     assert_eq!(signup.status, 201);
+    app.mark_proven(&phone, &signup.session_id()).await;
     let login = app.login(&phone, password, "web").await;
     let kiosk = app.kiosk_start(&phone).await;
     let whatsapp = app.whatsapp_login(&phone, "Logged").await;

@@ -88,6 +88,14 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
         .transpose()
         .map_err(|e| ApiError::field("name", e))?;
     let login = NewLogin::direct(Channel::Whatsapp, Level::Phone, Maker::Whatsapp);
-    let entered = sessions::phone_login(state, &phone, name.as_deref(), None, login).await?;
+    let entered = sessions::phone_login(
+        state,
+        &phone,
+        name.as_deref(),
+        None,
+        login,
+        sessions::Assurance::Proven,
+    )
+    .await?;
     http::ok(&entered)
 }

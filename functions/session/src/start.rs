@@ -50,8 +50,15 @@ pub async fn start(state: &AppState, req: &Request) -> HttpResult {
             ));
         }
         let login = NewLogin::direct(Channel::Kiosk, Level::Phone, Maker::Kiosk(fingerprint(key)));
-        let entered =
-            sessions::phone_login(state, &phone, None, body.customer_id.as_deref(), login).await?;
+        let entered = sessions::phone_login(
+            state,
+            &phone,
+            None,
+            body.customer_id.as_deref(),
+            login,
+            sessions::Assurance::Asserted,
+        )
+        .await?;
         return http::ok(&entered);
     }
 

@@ -11,7 +11,7 @@ use crate::model::{LoginResponse, rfc3339};
 use crate::passwords::Password;
 use crate::phone::PhoneNumber;
 use crate::sessions::{self, Authenticated, SessionError};
-use crate::store::{CreateCustomer, CustomerItem, StoreError};
+use crate::store::{CreateCustomer, CustomerItem, JoinTerms, StoreError};
 use crate::token::Level;
 
 /// Why a signup failed.
@@ -40,6 +40,9 @@ pub async fn signup(
     password: &Password,
     channel: Channel,
 ) -> Result<LoginResponse, SignupError> {
+    // A signup proves nothing about the phone: the account stays unproven (its session
+    // its own) until a code or click-to-verify proves it.
+    customer.unproven = true;
     customer.password_hash = Some(
         state
             .passwords
@@ -57,8 +60,11 @@ pub async fn signup(
     }
     let login = NewLogin::direct(channel, Level::Password, Maker::Password);
     let found = sessions::find(state, &customer.phone()).await?;
-    let version = Some(customer.password_version);
-    Ok(sessions::enter(state, &customer, login, version, found).await?)
+    let terms = JoinTerms {
+        password_version: Some(customer.password_version),
+        ..JoinTerms::default()
+    };
+    Ok(sessions::enter(state, &customer, login, terms, found).await?)
 }
 
 /// Why a password change failed.

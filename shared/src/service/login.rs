@@ -11,7 +11,7 @@ use crate::model::LoginResponse;
 use crate::passwords::Password;
 use crate::phone::PhoneNumber;
 use crate::sessions::{self, Authenticated, Mint, SessionError};
-use crate::store::{QrGrant, StoreError};
+use crate::store::{JoinTerms, QrGrant, StoreError};
 use crate::token::{Level, QrToken};
 
 /// Why a password login failed.
@@ -44,8 +44,11 @@ pub async fn password_login(
     let customer = checked?.ok_or(LoginError::InvalidCredentials)?;
     let login = NewLogin::direct(channel, Level::Password, Maker::Password);
     // A password change since the check above refuses this login.
-    let version = Some(customer.password_version);
-    Ok(sessions::enter(state, &customer, login, version, found?).await?)
+    let terms = JoinTerms {
+        password_version: Some(customer.password_version),
+        ..JoinTerms::default()
+    };
+    Ok(sessions::enter(state, &customer, login, terms, found?).await?)
 }
 
 /// Why a logged-in customer could not open another channel.

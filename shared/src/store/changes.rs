@@ -161,6 +161,12 @@ impl Store {
             (":exp".into(), n(expires_at)),
             (":epoch".into(), n(now.timestamp())),
         ]);
+        if changes.joins.is_some() {
+            // A channel joining by this write has proven the phone (a WhatsApp delivery):
+            // it never files into an unproven account's session (the login path ends that
+            // session first).
+            condition.push_str(" AND attribute_not_exists(unproven)");
+        }
         if let Some((token_id, login)) = token {
             names.insert("#tid".into(), token_id.into());
             condition.push_str(" AND attribute_exists(tokens.#tid)");

@@ -39,6 +39,11 @@ pub struct CustomerItem {
     /// before it (see `SessionItem::password_version`).
     #[serde(default)]
     pub password_version: i64,
+    /// Signed up with a password, but nobody has proven the phone yet: whoever proves it
+    /// (a code, click-to-verify, a WhatsApp delivery) takes the account over. Customers
+    /// who came by WhatsApp, the import or an operator are proven.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unproven: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -58,6 +63,7 @@ impl CustomerItem {
             address_landmark: None,
             password_hash: None,
             password_version: 0,
+            unproven: false,
             created_at: now.to_string(),
             updated_at: now.to_string(),
         }
@@ -210,6 +216,60 @@ impl Store {
         let result = request.send().await;
         Ok(if_condition_held(result)?
             .and_then(|out| super::number(out.attributes.as_ref()?, "password_version")))
+    }
+
+    /// Hands an unproven account to whoever just proved its phone: the password (with a new
+    /// version, so that a check against it a moment ago cannot join afterwards), the
+    /// personal record someone typed without proving anything, and the flag go; the name
+    /// becomes `name`. The customer as it is afterwards; `None` when it is not (or no
+    /// longer) unproven.
+    pub async fn prove_customer(
+        &self,
+        phone: &PhoneNumber,
+        name: &str,
+        now: &str,
+    ) -> StoreResult<Option<CustomerItem>> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.tables.customers)
+            .key("pk", phone_key(phone.as_str()))
+            .update_expression(
+                "REMOVE unproven, password_hash, age, gender, city, building_name, \
+                 address_landmark SET #name = :name, updated_at = :now, \
+                 password_version = if_not_exists(password_version, :zero) + :one",
+            )
+            .condition_expression("unproven = :yes")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", AttributeValue::S(name.to_string()))
+            .expression_attribute_values(":now", AttributeValue::S(now.to_string()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match if_condition_held(result)? {
+            Some(out) => decode(out.attributes),
+            None => Ok(None),
+        }
+    }
+
+    /// Marks an unproven account proven by its own session (a code or click-to-verify
+    /// presented with one of its tokens): nothing else changes.
+    pub async fn mark_proven(&self, phone: &PhoneNumber) -> StoreResult<()> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.tables.customers)
+            .key("pk", phone_key(phone.as_str()))
+            .update_expression("REMOVE unproven")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        // A customer erased meanwhile has nothing left to mark.
+        if_condition_held(result)?;
+        Ok(())
     }
 
     /// Loads one row of the old system's customers.csv. Running it again with the same row

@@ -22,6 +22,9 @@ pub struct JoinTerms<'a> {
     /// The password version a password login was checked against: no password change
     /// may have happened since.
     pub password_version: Option<i64>,
+    /// The login proves the phone (WhatsApp, a code, click-to-verify): it never joins the
+    /// session of an unproven account, which it ends instead ([`Joined::Unproven`]).
+    pub proven: bool,
 }
 
 /// The outcome of [`Store::join_session`].
@@ -33,6 +36,8 @@ pub enum Joined {
     /// The session is live but the terms failed: the minting login was signed out, or the
     /// password changed.
     Refused,
+    /// A proven login met the live session of an unproven account: the session as it is.
+    Unproven(Box<SessionItem>),
 }
 
 /// The outcome of trying to start a new session for a phone.
@@ -131,6 +136,9 @@ impl Store {
                 .expression_attribute_names("#minter", minter)
                 .expression_attribute_names("#root", root);
         }
+        if terms.proven {
+            condition.push_str(" AND attribute_not_exists(unproven)");
+        }
         if let Some(version) = terms.password_version {
             condition.push_str(
                 " AND (attribute_not_exists(password_version) OR password_version <= :pv)",
@@ -156,7 +164,17 @@ impl Store {
             .as_ref()
             .and_then(|item| number(item, "expires_at"))
             .is_some_and(|at| at > now.timestamp());
-        Ok(if live { Joined::Refused } else { Joined::Gone })
+        if !live {
+            return Ok(Joined::Gone);
+        }
+        let unproven = failed
+            .as_ref()
+            .is_some_and(|item| item.contains_key("unproven"));
+        if terms.proven && unproven {
+            let session: Option<SessionItem> = decode(failed)?;
+            return Ok(session.map_or(Joined::Gone, |s| Joined::Unproven(Box::new(s))));
+        }
+        Ok(Joined::Refused)
     }
 
     /// Starts a session and takes the phone's lock in one transaction. The lock, not the

@@ -101,6 +101,10 @@ pub struct SessionItem {
     /// started): a password login checked against an older password cannot join.
     #[serde(default)]
     pub password_version: i64,
+    /// The session of an account whose phone nobody has proven yet (a password signup):
+    /// no proven channel of the phone joins it; the first proof ends it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unproven: bool,
 }
 
 impl SessionItem {

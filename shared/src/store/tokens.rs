@@ -102,6 +102,60 @@ impl Store {
         Ok(if_condition_held(result)?.is_some())
     }
 
+    /// Steps a login up in place (the same token) to `level`: `raised` replaces what the
+    /// session keeps of it (and, with `own_item`, its own item's level follows), while it
+    /// stands. `proven` also ends the session's unproven state. `false` if the login has
+    /// gone meanwhile.
+    pub async fn raise_login(
+        &self,
+        session_id: &str,
+        token_id: &str,
+        raised: &StoredLogin,
+        level: crate::token::Level,
+        own_item: bool,
+        proven: bool,
+    ) -> StoreResult<bool> {
+        let mut update = "SET tokens.#tid = :login".to_string();
+        if proven {
+            update.push_str(" REMOVE unproven");
+        }
+        let request = self
+            .db
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("pk", s(session_id))
+            .update_expression(update)
+            .condition_expression("attribute_exists(tokens.#tid)")
+            .expression_attribute_names("#tid", token_id)
+            .expression_attribute_values(
+                ":login",
+                serde_dynamo::to_attribute_value(raised).map_err(unexpected)?,
+            );
+        // The own item first: the session's mark is what makes the login stand, so a
+        // crash in between leaves a login that stands at its old level.
+        if own_item {
+            let result = self
+                .db
+                .update_item()
+                .table_name(&self.tables.sessions)
+                .key("pk", s(login_key(session_id, token_id)))
+                .update_expression("SET #level = :level")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#level", "level")
+                .expression_attribute_values(
+                    ":level",
+                    serde_dynamo::to_attribute_value(level).map_err(unexpected)?,
+                )
+                .send()
+                .await;
+            if if_condition_held(result)?.is_none() {
+                return Ok(false);
+            }
+        }
+        let result = retry_conflicts(|| request.clone().send()).await;
+        Ok(if_condition_held(result)?.is_some())
+    }
+
     /// Signs every login of the session out at once (logout-all, a password change). A
     /// password change also records the new `password_version`, so that a password login
     /// checked against the old password a moment ago cannot join afterwards.
