@@ -48,6 +48,24 @@ pub struct Config {
     /// `ACCEPT_UNTIMED_LOGIN_SIGNATURES=1`: a signed `/session/login` without
     /// `X-Omnisession-Timestamp` is still accepted (replayable; for old bots only).
     pub accept_untimed_login_signatures: bool,
+    /// `KIOSK_PHONE_HISTORY`: what a kiosk login by typed phone sees of the session.
+    pub kiosk_phone_history: KioskHistory,
+    /// `CODE_HMAC_KEY`: verification codes and click-to-verify texts are stored only as
+    /// HMACs under this key.
+    pub code_key: SecretString,
+    /// `WHATSAPP_BUSINESS_NUMBER`: the number customers write to (its digits, without
+    /// `+`), which click-to-verify links open a chat with.
+    pub whatsapp_business_number: Option<String>,
+}
+
+/// What a kiosk login by typed phone (an asserted phone, `phone` level) sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KioskHistory {
+    /// Everything, as the old service showed it (the default).
+    Full,
+    /// Nothing from before the login (chat, summary, SKUs, cart) until it is stepped up
+    /// by a code, click-to-verify or the QR handoff.
+    AfterProof,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +142,38 @@ impl Config {
             }
         };
 
+        let kiosk_phone_history = match get("KIOSK_PHONE_HISTORY").as_deref() {
+            None | Some("full") => KioskHistory::Full,
+            Some("after_proof") => KioskHistory::AfterProof,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "KIOSK_PHONE_HISTORY",
+                    reason: "expected \"full\" or \"after_proof\"".into(),
+                });
+            }
+        };
+        let code_key = SecretString::new(get("CODE_HMAC_KEY").unwrap_or_default());
+        if !code_key.expose().is_empty() && code_key.expose().len() < 32 {
+            return Err(ConfigError::Invalid {
+                name: "CODE_HMAC_KEY",
+                reason: "must be at least 32 characters".into(),
+            });
+        }
+        // Checked by shape, not parsed: phone metadata loads off the cold start's path.
+        let whatsapp_business_number = get("WHATSAPP_BUSINESS_NUMBER")
+            .map(|raw| {
+                let digits = raw.trim_start_matches('+');
+                if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    Ok(digits.to_string())
+                } else {
+                    Err(ConfigError::Invalid {
+                        name: "WHATSAPP_BUSINESS_NUMBER",
+                        reason: "expected an international number, e.g. +919800000000".into(),
+                    })
+                }
+            })
+            .transpose()?;
+
         let region_name = get("PHONE_DEFAULT_REGION").unwrap_or_else(|| "IN".into());
         let phone_region = region_name
             .to_ascii_uppercase()
@@ -170,6 +220,9 @@ impl Config {
             local_dev: get("OMNISESSION_LOCAL_DEV").is_some_and(|v| v == "1" || v == "true"),
             customer_memory_writes,
             accept_untimed_login_signatures: switch("ACCEPT_UNTIMED_LOGIN_SIGNATURES")?,
+            kiosk_phone_history,
+            code_key,
+            whatsapp_business_number,
         })
     }
 
@@ -181,7 +234,7 @@ impl Config {
         if self.local_dev {
             return Ok(());
         }
-        let secrets: [(&'static str, Vec<&str>); 4] = [
+        let secrets: [(&'static str, Vec<&str>); 5] = [
             ("KIOSK_KEYS", self.kiosk_keys.exposed()),
             ("SERVICE_KEYS", self.service_keys.exposed()),
             (
@@ -192,6 +245,7 @@ impl Config {
                 "WHATSAPP_VERIFY_TOKEN",
                 vec![self.whatsapp_verify_token.expose()],
             ),
+            ("CODE_HMAC_KEY", vec![self.code_key.expose()]),
         ];
         for (name, values) in secrets {
             if values.is_empty() || values.iter().any(|v| v.is_empty()) {
@@ -247,6 +301,7 @@ mod tests {
             ("SERVICE_KEYS", "real-service-key-0123456789"),
             ("WHATSAPP_APP_SECRET", "real-app-secret-0123456789"),
             ("WHATSAPP_VERIFY_TOKEN", "real-verify-token"),
+            ("CODE_HMAC_KEY", "real-code-hmac-key-0123456789abcdef"),
         ];
         let cfg = Config::from_lookup(lookup(&[&TABLES[..], &dev[..]].concat())).unwrap();
         let err = cfg.require_real_secrets().unwrap_err().to_string();

@@ -25,6 +25,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// 410: it existed, and is used up or expired for good (a click-to-verify link).
+    #[error("{0}")]
+    Gone(&'static str),
     /// 422: an `Idempotency-Key` sent again with a different request body.
     #[error(
         "Idempotency-Key was already used for a different request; use a new key for a new write"
@@ -40,6 +43,9 @@ pub enum ApiError {
     /// 429: this login has opened too many other logins lately; retry after the seconds.
     #[error("this login has opened too many other logins in the last hour; retry in {0} seconds")]
     TooManyLogins(u64),
+    /// 429: too many verification codes sent to this phone or by this caller lately.
+    #[error("too many codes were sent lately; retry in {0} seconds")]
+    TooManyCodes(u64),
     /// 503: DynamoDB throttled or could not be reached after the SDK's retries.
     #[error("the service is temporarily unavailable; retry shortly")]
     Unavailable,
@@ -66,10 +72,13 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests(_) | Self::TooManyLogins(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(_) | Self::TooManyLogins(_) | Self::TooManyCodes(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -83,10 +92,13 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::Gone(_) => "gone",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::TooManyRequests(_) | Self::TooManyLogins(_) => "rate_limited",
+            Self::TooManyRequests(_) | Self::TooManyLogins(_) | Self::TooManyCodes(_) => {
+                "rate_limited"
+            }
             Self::Unavailable => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -96,9 +108,9 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::Unavailable => Some(1),
-            Self::TooManyRequests(seconds) | Self::TooManyLogins(seconds) => {
-                Some((*seconds).max(1))
-            }
+            Self::TooManyRequests(seconds)
+            | Self::TooManyLogins(seconds)
+            | Self::TooManyCodes(seconds) => Some((*seconds).max(1)),
             _ => None,
         }
     }
@@ -228,6 +240,30 @@ impl From<crate::service::account::PasswordError> for ApiError {
             E::WrongPassword => Self::Unauthorized("current_password is not the current password"),
             E::Hashing(message) => Self::Internal(message),
             E::Guard(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::service::proof::SendError> for ApiError {
+    fn from(err: crate::service::proof::SendError) -> Self {
+        use crate::service::proof::SendError as E;
+        match err {
+            E::TooMany(seconds) => Self::TooManyCodes(seconds),
+            E::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::service::proof::VerifyError> for ApiError {
+    fn from(err: crate::service::proof::VerifyError) -> Self {
+        use crate::service::proof::VerifyError as E;
+        match err {
+            E::InvalidCode => {
+                Self::Unauthorized("the code is wrong, expired or already used; request a new one")
+            }
+            E::OtherPhone => Self::Forbidden("the session token belongs to another phone number"),
+            E::Hashing(message) => Self::Internal(message),
+            E::Session(err) => err.into(),
         }
     }
 }

@@ -16,6 +16,7 @@
 //! the Lambda runtime.
 
 pub mod channel;
+pub mod codes;
 pub mod config;
 pub mod entering;
 pub mod error;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::AppState;
 use crate::channel::Channel;
+use crate::config::KioskHistory;
 use crate::entering::{self, Entry, Started};
 use crate::logins::{self, LoginMark, Maker, NewLogin};
 use crate::model::{ChatMessage, LoginResponse, limits, rfc3339};
@@ -69,13 +70,17 @@ struct Entered {
 }
 
 impl Entered {
-    fn into_response(self, customer: &CustomerItem) -> Result<LoginResponse, SessionError> {
+    fn into_response(
+        self,
+        customer: &CustomerItem,
+        history: KioskHistory,
+    ) -> Result<LoginResponse, SessionError> {
         let Issued { token, entry, .. } = self
             .login
             .ok_or_else(|| SessionError::Corrupt("a login without a token".into()))?;
         Ok(LoginResponse {
             session_token: token.value.expose().to_string(),
-            session: views::session(&self.session, &self.chat, entry.channel),
+            session: views::session(&self.session, &self.chat, &entry, history),
             customer: views::customer(customer, entry.level),
             reused: self.reused,
         })
@@ -119,7 +124,7 @@ pub async fn enter(
 ) -> Result<LoginResponse, SessionError> {
     enter_session(state, customer, Some(login), &terms, found)
         .await?
-        .into_response(customer)
+        .into_response(customer, state.config.kiosk_phone_history)
 }
 
 /// The one way into a phone's session, with a login or without one (the webhook): the
@@ -378,7 +383,9 @@ pub async fn mint(
     )
     .await?
     {
-        entering::Joined::In(entered) => entered.into_response(customer).map(Some),
+        entering::Joined::In(entered) => entered
+            .into_response(customer, state.config.kiosk_phone_history)
+            .map(Some),
         entering::Joined::Gone | entering::Joined::Refused => Ok(None),
     }
 }
@@ -457,6 +464,29 @@ pub async fn trim(state: &AppState, session: &SessionItem) {
             .remove_from_session(session, &skus, &logins)
             .await;
     }
+}
+
+/// The answer to a step-up: the same token, now at `password` level, with its session.
+pub async fn stepped_up(
+    state: &AppState,
+    authed: &Authenticated,
+    token: &str,
+) -> Result<LoginResponse, SessionError> {
+    let (customer, chat) = tokio::join!(
+        customer_of(state, &authed.session),
+        recent_chat(state, authed.session.id(), true)
+    );
+    Ok(LoginResponse {
+        session_token: token.to_string(),
+        session: views::session(
+            &authed.session,
+            &chat?,
+            &authed.login,
+            state.config.kiosk_phone_history,
+        ),
+        customer: views::customer(&customer?, authed.login.level),
+        reused: true,
+    })
 }
 
 /// The customer a live session belongs to; 401 if the record has gone since.
@@ -735,7 +765,7 @@ pub async fn phone_session(
 /// The customer of `phone`, made with a fresh id if the phone is new. `customer_id`, as
 /// old kiosks send it, only ever cross-checks an existing customer: a caller can neither
 /// choose a new customer's id nor probe which id is taken.
-async fn customer_for_phone(
+pub async fn customer_for_phone(
     state: &AppState,
     phone: &PhoneNumber,
     name: Option<&str>,

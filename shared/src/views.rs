@@ -7,13 +7,43 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::channel::Channel;
+use crate::config::KioskHistory;
 use crate::model::{Author, ChatMessage, Customer, Session, SessionMetadata, limits, rfc3339};
-use crate::store::{CustomerItem, SessionItem};
+use crate::store::{CustomerItem, SessionItem, TokenEntry};
 use crate::token::Level;
 
-/// The API's view of a session, for a token of `channel`; `chat` is the end of its
-/// history, oldest first (the view shows the last [`limits::CHAT_WINDOW`]).
-pub fn session(item: &SessionItem, chat: &[ChatMessage], channel: Channel) -> Session {
+/// The API's view of a session, for `login`; `chat` is the end of its history, oldest
+/// first (the view shows the last [`limits::CHAT_WINDOW`]). With
+/// `KIOSK_PHONE_HISTORY=after_proof`, a kiosk login by typed phone sees nothing from
+/// before it was made: the phone is only asserted.
+pub fn session(
+    item: &SessionItem,
+    chat: &[ChatMessage],
+    login: &TokenEntry,
+    history: KioskHistory,
+) -> Session {
+    let full = session_for(item, chat, login.channel);
+    let asserted = login.channel == Channel::Kiosk && login.level < Level::Password;
+    if history == KioskHistory::Full || !asserted {
+        return full;
+    }
+    // Messages are stamped with the same format as the login's issue time.
+    let since = login.issued_at.as_str();
+    Session {
+        chat_context: full
+            .chat_context
+            .into_iter()
+            .filter(|m| m.at.as_str() >= since)
+            .collect(),
+        conversation_summary: String::new(),
+        last_recommended_skus: Vec::new(),
+        cart: Vec::new(),
+        ..full
+    }
+}
+
+/// The whole view of a session for a token of `channel`.
+fn session_for(item: &SessionItem, chat: &[ChatMessage], channel: Channel) -> Session {
     let window = chat.len().saturating_sub(limits::CHAT_WINDOW);
     let expires = DateTime::<Utc>::from_timestamp(item.expires_at, 0).unwrap_or_default();
     Session {

@@ -1,4 +1,4 @@
-//! The five functions, each with the route table its `lib.rs` declares: which function a
+//! The six functions, each with the route table its `lib.rs` declares: which function a
 //! request goes to is read from the tables, as API Gateway's routes (template.yaml, which
 //! the drift tests hold to the same tables) pick it.
 
@@ -15,15 +15,17 @@ pub enum Function {
     Qr,
     SalesMemory,
     WhatsApp,
+    Verify,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         Function::Session,
         Function::Auth,
         Function::Qr,
         Function::SalesMemory,
         Function::WhatsApp,
+        Function::Verify,
     ];
 
     /// The cargo package and binary (`target/lambda/<name>`), the name template.yaml's
@@ -35,6 +37,7 @@ impl Function {
             Function::Qr => "qr",
             Function::SalesMemory => "sales-memory",
             Function::WhatsApp => "whatsapp",
+            Function::Verify => "verify",
         }
     }
 
@@ -46,6 +49,7 @@ impl Function {
             Function::Qr => qr::ROUTES,
             Function::SalesMemory => sales_memory::ROUTES,
             Function::WhatsApp => whatsapp::ROUTES,
+            Function::Verify => verify::ROUTES,
         }
     }
 
@@ -80,6 +84,7 @@ impl Function {
             Function::Qr => Box::pin(qr::handle(state, req)),
             Function::SalesMemory => Box::pin(sales_memory::handle(state, req)),
             Function::WhatsApp => Box::pin(whatsapp::handle(state, req)),
+            Function::Verify => Box::pin(verify::handle(state, req)),
         }
     }
 }

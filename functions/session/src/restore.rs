@@ -11,7 +11,8 @@ use serde_json::json;
 
 pub async fn restore(state: &AppState, req: &Request) -> HttpResult {
     let (authed, chat) = sessions::authenticate_with_chat(state, http::session_token(req)).await?;
-    let channel = authed.login.channel;
+    let login = authed.login.clone();
     let session = sessions::touch(state, authed).await?;
-    http::ok(&json!({ "session": views::session(&session, &chat, channel) }))
+    let view = views::session(&session, &chat, &login, state.config.kiosk_phone_history);
+    http::ok(&json!({ "session": view }))
 }

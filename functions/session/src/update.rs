@@ -120,7 +120,12 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
     if !written.replayed {
         chat.extend(changes.messages);
     }
-    let response =
-        http::ok(&json!({ "session": views::session(&written.session, &chat, channel) }))?;
+    let view = views::session(
+        &written.session,
+        &chat,
+        &authed.login,
+        state.config.kiosk_phone_history,
+    );
+    let response = http::ok(&json!({ "session": view }))?;
     Ok(idempotency::mark(response, written.replayed))
 }

@@ -8,12 +8,14 @@
 //! - [`login`]: a password login, a QR code and its handoff to a kiosk, a token opening
 //!   another channel;
 //! - [`write`]: every write to a live session (the customer's update, the agent's writes);
-//! - [`whatsapp`]: filing an inbound WhatsApp message, once.
+//! - [`whatsapp`]: filing an inbound WhatsApp message, once;
+//! - [`proof`]: proving a phone with a code (a login, a password reset, a step-up).
 //!
 //! Logins by phone alone (a kiosk's start, the signed `/session/login`) are one call into
 //! `sessions::phone_login` already.
 
 pub mod account;
 pub mod login;
+pub mod proof;
 pub mod whatsapp;
 pub mod write;

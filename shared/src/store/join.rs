@@ -80,6 +80,15 @@ impl Store {
         }))
     }
 
+    /// The session that holds the phone's lock (live or not), read consistently.
+    pub async fn locked_session(&self, phone: &str) -> StoreResult<Option<String>> {
+        let table = &self.tables.sessions;
+        let mut found = self.get_batch(&[(table, lock_key(phone))]).await?;
+        Ok(found
+            .take(table, &lock_key(phone))
+            .and_then(|lock| lock.get("session_id")?.as_s().ok().cloned()))
+    }
+
     pub async fn session(&self, session_id: &str) -> StoreResult<Option<SessionItem>> {
         let out = self
             .db

@@ -14,6 +14,7 @@
 //!   only copy of the history, so a session item's size does not grow with it.
 
 mod changes;
+mod codes;
 mod customers;
 mod join;
 mod lockout;
@@ -35,6 +36,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use changes::{Applied, Claim, Dedupe, SessionChanges};
+pub use codes::CodeTry;
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
 pub use join::{CreateSession, JoinTerms, Joined};
 pub use qr::QrGrant;

@@ -48,6 +48,9 @@ pub enum Kind {
     WebhookRedelivery,
     WebhookStatus,
     WebhookHandshake,
+    /// A code sent (to a new phone each time; its delivery goes wherever the courier's
+    /// settings point).
+    CodeSend,
 }
 
 #[derive(Clone, Debug)]
@@ -185,6 +188,7 @@ pub fn all() -> Vec<Endpoint> {
         e("POST /webhooks/whatsapp", "(redelivery, deduped)", WebhookRedelivery, 4, false),
         e("POST /webhooks/whatsapp", "(status callback)", WebhookStatus, 4, false),
         e("GET /webhooks/whatsapp", "(handshake)", WebhookHandshake, 4, false),
+        e("POST /auth/code/send", "(new phone)", CodeSend, 4, false),
     ]
 }
 
@@ -493,6 +497,10 @@ impl Harness {
                 self.signed("webhooks-whatsapp-status", &body.to_string())
             }
             WebhookHandshake => self.event("webhooks-whatsapp-get"),
+            CodeSend => {
+                let body = json!({"phone_number": unique_phone(), "purpose": "login"}).to_string();
+                self.event("auth-code-send").body(&body)
+            }
         };
         Ok(event)
     }

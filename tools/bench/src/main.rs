@@ -213,6 +213,7 @@ async fn cold_start_events(
         Function::Qr => Kind::QrInit,
         Function::SalesMemory => Kind::Context,
         Function::WhatsApp => Kind::WebhookDelivery,
+        Function::Verify => Kind::CodeSend,
     };
     let endpoint = endpoints::all()
         .into_iter()

@@ -212,7 +212,7 @@ fn write_kind(kind: Kind) -> WriteKind {
             WriteKind::StartOrEnd
         }
         Restore | QrInit | Context | SummaryGet | RecommendationsGet | CartGet
-        | WebhookRedelivery | WebhookStatus | WebhookHandshake => WriteKind::None,
+        | WebhookRedelivery | WebhookStatus | WebhookHandshake | CodeSend => WriteKind::None,
     }
 }
 
