@@ -17,6 +17,7 @@
 
 pub mod channel;
 pub mod config;
+pub mod courier;
 pub mod entering;
 pub mod error;
 pub mod guard;
