@@ -16,7 +16,8 @@ For tests:
                           "fail": "not_on_whatsapp"|"5xx"|"timeout", "times": N}
        the next N deliveries (default: all) to that number on that channel fail that way
   DELETE /_standin/rules?to=+91...   forgets that number's rules
-  GET /_standin/outbox?to=+91...     that number's outbox lines (JSON lines), oldest first
+  GET /_standin/outbox?to=+91...     that number's messages since this server started
+                                     (outbox lines), oldest first
   GET /_standin/health               200 once listening
 
 Standard library only. --port 0 picks a free port; the first line on stdout names it.
@@ -355,7 +356,7 @@ def main():
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
     args = parser.parse_args()
 
-    if os.path.dirname(args.outbox):
+    if os.path.dirname(args.outbox) and not os.path.exists(args.outbox):
         os.makedirs(os.path.dirname(args.outbox), exist_ok=True)
     Handler.state = State(args.outbox)
     server = ThreadingHTTPServer((args.host, args.port), Handler)

@@ -34,14 +34,17 @@ pub fn standin() -> &'static Standin {
 
 impl Standin {
     fn start() -> Result<Self, String> {
-        let outbox = std::env::temp_dir().join(format!(
-            "omnisession-standin-{}-outbox.jsonl",
-            std::process::id()
-        ));
+        // Tests read the outbox over HTTP (`outbox`), from the stand-in's memory: no file
+        // per test process left behind.
         let mut child = Command::new("python3")
             .arg(repo_root().join("scripts/standin.py"))
-            .args(["--port", "0", "--exit-on-stdin-eof", "--outbox"])
-            .arg(&outbox)
+            .args([
+                "--port",
+                "0",
+                "--exit-on-stdin-eof",
+                "--outbox",
+                "/dev/null",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
