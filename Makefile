@@ -14,3 +14,4 @@ bench:
 
 stop:
 	scripts/dynamodb.sh stop 8100
+	scripts/standin.sh stop 8102

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: the whole test suite, on a fresh machine too. It runs beside a `make dev`
 # stack without touching it: its own in-memory DynamoDB Local (:8101), its own tables,
-# its own functions port (:9100). OMNISESSION_TEST_DDB_PORT and OMNISESSION_TEST_API_PORT
-# move them, so that two checkouts can run their suites at once.
+# its own functions port (:9100), its own WhatsApp/SMS stand-in (:8103, outbox
+# .local/test-outbox.jsonl). OMNISESSION_TEST_DDB_PORT, OMNISESSION_TEST_API_PORT and
+# OMNISESSION_TEST_STANDIN_PORT move them, so that two checkouts can run their suites at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
@@ -11,8 +12,11 @@ PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PA
 
 DDB_PORT=${OMNISESSION_TEST_DDB_PORT:-8101}
 API_PORT=${OMNISESSION_TEST_API_PORT:-9100}
+STANDIN_PORT=${OMNISESSION_TEST_STANDIN_PORT:-8103}
 mkdir -p .local
 sed -e "s#^DYNAMODB_ENDPOINT=.*#DYNAMODB_ENDPOINT=http://127.0.0.1:$DDB_PORT#" \
+    -e "s#^GRAPH_API_BASE=http://127.0.0.1:[0-9]*/#GRAPH_API_BASE=http://127.0.0.1:$STANDIN_PORT/#" \
+    -e "s#^SNS_ENDPOINT=.*#SNS_ENDPOINT=http://127.0.0.1:$STANDIN_PORT#" \
     -e "s#-dev-#-test-#" \
     -e "s#^BCRYPT_COST=.*#BCRYPT_COST=4#" \
     config/dev.env >.local/test.env
@@ -29,6 +33,7 @@ cleanup() {
   [ -n "$watch_pid" ] && kill -- -"$watch_pid" 2>/dev/null || true
   [ -n "$deploy_pid" ] && kill -- -"$deploy_pid" 2>/dev/null || true
   scripts/dynamodb.sh stop "$DDB_PORT"
+  scripts/standin.sh stop "$STANDIN_PORT"
 }
 trap cleanup EXIT
 
@@ -50,6 +55,13 @@ set +m
 echo "== DynamoDB Local (in memory, :$DDB_PORT)"
 scripts/dynamodb.sh stop "$DDB_PORT"
 scripts/dynamodb.sh start "$DDB_PORT" --in-memory
+
+# What the functions served below send (verification codes) goes here; the courier's own
+# tests start a private stand-in per test process (testkit's `standin()`).
+echo "== WhatsApp and SMS stand-in (:$STANDIN_PORT)"
+scripts/standin.sh stop "$STANDIN_PORT"
+rm -f .local/test-outbox.jsonl
+scripts/standin.sh start "$STANDIN_PORT" .local/test-outbox.jsonl
 
 # One compile of the workspace per profile and target: the dev build below serves clippy,
 # seed.sh, `cargo lambda watch` and nextest alike (tools/workspace-hack gives every command

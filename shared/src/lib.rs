@@ -18,6 +18,7 @@
 pub mod channel;
 pub mod codes;
 pub mod config;
+pub mod courier;
 pub mod entering;
 pub mod error;
 pub mod guard;

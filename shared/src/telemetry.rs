@@ -15,6 +15,7 @@ pub fn init() {
         "aws_smithy_runtime=info",
         "aws_smithy_runtime_api=info",
         "hyper=info",
+        "hyper_util=info",
     ]
     .into_iter()
     .filter_map(|d| d.parse().ok())

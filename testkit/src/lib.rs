@@ -3,7 +3,8 @@
 //! in-process HTTP server ([`server`]) and the function scope its handlers run in
 //! ([`scope`]), config/dev.env's settings and the tables and state built from them
 //! ([`setup`]), the SDK interceptor that records every DynamoDB call ([`probe`],
-//! [`capacity`]) and a handler's answer as JSON ([`Reply`]).
+//! [`capacity`]), the local stand-in for WhatsApp and SMS delivery ([`standin`]) and a
+//! handler's answer as JSON ([`Reply`]).
 
 pub mod capacity;
 pub mod functions;
@@ -11,6 +12,7 @@ pub mod probe;
 pub mod scope;
 pub mod server;
 pub mod setup;
+pub mod standin;
 
 use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Response};

@@ -25,10 +25,16 @@ pub const DEMO_PHONE: &str = "+919876543210";
 pub const DEMO_PASSWORD: &str = "test123";
 
 /// config/dev.env with the test overrides `scripts/test.sh` applies: its own DynamoDB
-/// Local port, `-test-` tables, bcrypt cost 4. Process variables win.
+/// Local port, its own delivery stand-in (:8103), `-test-` tables, bcrypt cost 4. Process
+/// variables win (test.sh exports them, with the ports it was given).
 pub fn test_env() -> BTreeMap<String, String> {
     let mut env = setup::dev_env("test").expect("config/dev.env");
     env.insert("DYNAMODB_ENDPOINT".into(), "http://127.0.0.1:8101".into());
+    env.insert(
+        "GRAPH_API_BASE".into(),
+        "http://127.0.0.1:8103/v21.0".into(),
+    );
+    env.insert("SNS_ENDPOINT".into(), "http://127.0.0.1:8103".into());
     env.insert("BCRYPT_COST".into(), "4".into());
     for key in env.clone().keys() {
         if let Ok(v) = std::env::var(key) {

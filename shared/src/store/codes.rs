@@ -49,10 +49,7 @@ impl Store {
             .put_item()
             .table_name(&self.tables.sessions)
             .item("pk", sends_key(phone))
-            .item(
-                "at",
-                AttributeValue::L(sends.0.iter().map(|at| n(at)).collect()),
-            )
+            .item("at", AttributeValue::L(sends.0.iter().map(n).collect()))
             .item("v", n(seen + 1))
             .item("expires_at", n((newest + DAY_MS) / 1000 + 1))
             .condition_expression("attribute_not_exists(pk) OR v = :seen")
