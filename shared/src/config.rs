@@ -56,6 +56,9 @@ pub struct Config {
     /// `WHATSAPP_BUSINESS_NUMBER`: the number customers write to (its digits, without
     /// `+`), which click-to-verify links open a chat with.
     pub whatsapp_business_number: Option<String>,
+    /// How codes are delivered (WhatsApp's Cloud API, SNS): set where
+    /// `WHATSAPP_PHONE_NUMBER_ID` is, which only the verify function's is in AWS.
+    pub courier: Option<crate::courier::CourierConfig>,
 }
 
 /// What a kiosk login by typed phone (an asserted phone, `phone` level) sees.
@@ -142,6 +145,10 @@ impl Config {
             }
         };
 
+        let courier = match get("WHATSAPP_PHONE_NUMBER_ID") {
+            Some(_) => Some(crate::courier::CourierConfig::from_lookup(&lookup)?),
+            None => None,
+        };
         let kiosk_phone_history = match get("KIOSK_PHONE_HISTORY").as_deref() {
             None | Some("full") => KioskHistory::Full,
             Some("after_proof") => KioskHistory::AfterProof,
@@ -223,6 +230,7 @@ impl Config {
             kiosk_phone_history,
             code_key,
             whatsapp_business_number,
+            courier,
         })
     }
 
@@ -231,6 +239,9 @@ impl Config {
     /// `OMNISESSION_LOCAL_DEV=1` says this is a developer's machine. A deploy without real
     /// secrets then fails at cold start with a log line naming the variable.
     pub fn require_real_secrets(&self) -> Result<(), ConfigError> {
+        if let Some(courier) = &self.courier {
+            courier.require_real_secrets(self.local_dev)?;
+        }
         if self.local_dev {
             return Ok(());
         }

@@ -46,6 +46,9 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub passwords: Passwords,
+    /// Built on the first code sent (only the verify function sends): the others' cold
+    /// starts pay nothing for it.
+    pub courier: tokio::sync::OnceCell<courier::Courier>,
 }
 
 impl AppState {
@@ -57,7 +60,21 @@ impl AppState {
             config,
             store,
             passwords,
+            courier: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The courier of codes, if this function is configured to send them.
+    pub async fn courier(&self) -> Option<&courier::Courier> {
+        let config = self.config.courier.clone()?;
+        Some(
+            self.courier
+                .get_or_init(|| async {
+                    let sdk = Store::sdk_config(&self.config).load().await;
+                    courier::Courier::new(config, &sdk)
+                })
+                .await,
+        )
     }
 }
 

@@ -49,6 +49,7 @@ pub fn state(config: Config, client: Client) -> AppState {
     AppState {
         store: Store::new(client, config.tables.clone()),
         passwords: Passwords::new(config.bcrypt_cost),
+        courier: Default::default(),
         config,
     }
 }

@@ -17,14 +17,15 @@ use omnisession::sessions;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::deliver::{self, Via};
+use omnisession::courier::Via;
+
+use crate::deliver;
 
 #[derive(Deserialize)]
 struct SendRequest {
     phone_number: String,
     purpose: Purpose,
-    #[serde(default)]
-    via: Via,
+    via: Option<Via>,
 }
 
 /// Always `202 {expires_at, resend_after}` for a well-formed request within the limits:
@@ -33,13 +34,20 @@ pub async fn send(state: &AppState, req: &Request) -> HttpResult {
     let kiosk_key = kiosk_key(state, req)?;
     let body: SendRequest = http::parse_json(req, state.config.max_body_bytes)?;
     let phone = parse_phone(state, &body.phone_number)?;
+    let via = body.via.unwrap_or(Via::WhatsApp);
+    if via == Via::Sms && !state.config.courier.as_ref().is_some_and(|c| c.sms_enabled) {
+        return Err(ApiError::field(
+            "via",
+            "\"sms\" is not enabled here; use \"whatsapp\"",
+        ));
+    }
     let address = http::source_ip(req);
     let sender = match kiosk_key {
         Some(key) => Sender::Kiosk(key),
         None => Sender::Address(&address),
     };
     let sent = proof::send_code(state, &phone, body.purpose, sender, |code| {
-        deliver::code(state, &phone, code, body.via)
+        deliver::code(state, &phone, code, via)
     })
     .await?;
     Ok(http::json(
