@@ -15,6 +15,7 @@ use omnisession::store::schema;
 use omnisession_admin::tables;
 pub use omnisession_testkit::probe::Probe;
 pub use omnisession_testkit::setup::repo_root;
+use omnisession_testkit::standin::standin;
 pub use omnisession_testkit::{Reply, unique_phone, wamid};
 use omnisession_testkit::{server, setup};
 use serde_json::{Value, json};
@@ -54,6 +55,17 @@ pub fn spare_kiosk_key() -> &'static str {
 
 pub fn test_config() -> Config {
     let env = test_env();
+    Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration")
+}
+
+/// The test configuration with codes sent to this test process's own stand-in
+/// ([`standin`]) and `settings` laid over it.
+pub fn standin_config(settings: &[(&str, &str)]) -> Config {
+    let mut env = test_env();
+    env.extend(standin().env());
+    for (name, value) in settings {
+        env.insert(name.to_string(), value.to_string());
+    }
     Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration")
 }
 
@@ -178,9 +190,10 @@ impl App {
         Self::build(config, Some(probe), iam).await
     }
 
-    /// An app whose functions' calls `iam` checks and records.
+    /// An app whose functions' calls `iam` checks and records (codes go to this test
+    /// process's stand-in, as with [`App::with_standin`]).
     pub async fn checked_by(iam: Iam) -> Self {
-        Self::build(test_config(), None, iam).await
+        Self::build(standin_config(&[]), None, iam).await
     }
 
     /// An app for old front ends: `CUSTOMER_MEMORY_WRITES=all` lets customer tokens set
@@ -210,6 +223,12 @@ impl App {
     pub async fn with_config(config: Config) -> Self {
         let iam = Iam::for_tables(&config.tables);
         Self::build(config, None, iam).await
+    }
+
+    /// An app whose codes go to this test process's own stand-in ([`standin`]), with
+    /// `settings` laid over the test configuration.
+    pub async fn with_standin(settings: &[(&str, &str)]) -> Self {
+        Self::with_config(standin_config(settings)).await
     }
 
     async fn build(config: Config, probe: Option<Probe>, iam: Iam) -> Self {
@@ -336,6 +355,32 @@ impl App {
 
     pub fn app_secret(&self) -> &SecretString {
         &self.state.config.whatsapp_app_secret
+    }
+
+    /// `POST /auth/code/send` for `phone`, from the web, from an address of its own (the
+    /// sends per address are limited, and the tests share 127.0.0.1).
+    pub async fn send_code(&self, phone: &str, purpose: &str) -> Reply {
+        let body = json!({"phone_number": phone, "purpose": purpose});
+        let address = format!("198.19.{}.{}", rand::random::<u8>(), rand::random::<u8>());
+        self.send(from_ip(with_body(event("auth-code-send"), &body), &address))
+            .await
+    }
+
+    /// `POST /auth/code/verify` on the web, with `extra` fields laid over the body.
+    pub async fn verify_code(&self, phone: &str, code: &str, purpose: &str, extra: Value) -> Reply {
+        let mut body =
+            json!({"phone_number": phone, "code": code, "purpose": purpose, "channel": "web"});
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        self.send(with_body(event("auth-code-verify"), &body)).await
+    }
+
+    /// The code last delivered to `phone` by the stand-in of [`App::with_standin`].
+    pub fn last_code(&self, phone: &str) -> String {
+        standin()
+            .last_code(phone)
+            .unwrap_or_else(|| panic!("no code was delivered to {phone}"))
     }
 
     pub async fn signup(&self, phone: &str, password: &str, channel: &str) -> Reply {

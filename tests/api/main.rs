@@ -5,6 +5,7 @@ mod attacks;
 mod auth;
 mod budgets;
 mod channels;
+mod codes;
 mod courier;
 mod drift;
 mod dynamodb_local;

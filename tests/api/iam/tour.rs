@@ -55,7 +55,18 @@
 //!   message after the session expired; the claim given back when filing fails (rare:
 //!   UpdateItem, covered by every message); a customer created by another channel at the
 //!   same instant, re-read (rare: GetItem on customers, covered by every first message;
-//!   the same in the session function).
+//!   the same in the session function); `prove_customer` (UpdateItem on customers) and
+//!   `end_session` ← the first message from the phone of an unproven signup.
+//! - session, again: `prove_customer` ← a signed phone login for an unproven signup.
+//! - verify: `code_sends` (BatchGetItem on sessions), `count_in_window` (UpdateItem),
+//!   `put_code_sends` and `put_code` (PutItem) ← every send; `take_code_try` (UpdateItem)
+//!   and `consume_code` (DeleteItem) ← every verify; a login code for a new phone runs
+//!   `phone_login` (`customer_by_phone`, `create_customer`, `live_session_by_phone`,
+//!   `create_session`, `last_messages`); a reset runs `set_password_hash` (UpdateItem on
+//!   customers), `locked_session` (BatchGetItem), `revoke_all_tokens` and a join; a
+//!   step-up runs `authenticate`, `raise_login` (UpdateItem ×2) and `customer_of`
+//!   (GetItem on customers); a code for an unproven signup's phone runs `prove_customer`
+//!   and `end_session`; an SMS is one SNS `Publish` (seen by the stand-in).
 
 use std::collections::BTreeSet;
 
@@ -64,8 +75,10 @@ use omnisession::model::limits;
 use omnisession_testkit::Function;
 use serde_json::{Value, json};
 
+use omnisession_testkit::standin::standin;
+
 use super::Iam;
-use super::policy::Grant;
+use super::policy::{Grant, SMS_ONLY};
 use crate::helpers::*;
 
 #[tokio::test]
@@ -79,6 +92,7 @@ async fn iam_policies_grant_exactly_what_the_functions_use() {
     qr(&app).await;
     sales_memory(&app).await;
     whatsapp(&app).await;
+    verify(&app).await;
 
     let policies = iam.policies();
     let functions: BTreeSet<String> = Function::ALL
@@ -90,7 +104,16 @@ async fn iam_policies_grant_exactly_what_the_functions_use() {
         functions,
         "template.yaml's functions vs omnisession_testkit::Function::ALL"
     );
-    let used = iam.used();
+    let mut used = iam.used();
+    // SNS is not behind the DynamoDB recorder: the stand-in saw the verify function's
+    // real client publish an SMS (the tour's `verify` step asks for one).
+    if standin()
+        .outbox(SMS_PHONE.get().map_or("", String::as_str))
+        .iter()
+        .any(|m| m["via"] == "sms")
+    {
+        used.insert(("verify".to_string(), Grant::new("sns:Publish", SMS_ONLY)));
+    }
     let mut problems = Vec::new();
     for function in Function::ALL.map(Function::package) {
         let used: BTreeSet<Grant> = used
@@ -339,4 +362,72 @@ async fn whatsapp(app: &App) {
         !now_live.is_empty() && !now_live.contains(&live[0]),
         "{now_live:?}"
     );
+}
+
+/// The phone the tour's SMS goes to.
+static SMS_PHONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The verify function's paths, and the takeovers the session and whatsapp functions do.
+async fn verify(app: &App) {
+    // A login code for a new phone, by SMS.
+    let phone = SMS_PHONE.get_or_init(unique_phone).clone();
+    let body = json!({"phone_number": phone, "purpose": "login", "via": "sms"});
+    assert_eq!(
+        app.send(from_ip(with_body(event("auth-code-send"), &body), "198.19.0.1"))
+            .await
+            .status,
+        202
+    );
+    let login = app
+        .verify_code(&phone, &app.last_code(&phone), "login", json!({}))
+        .await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    // A reset of the same phone.
+    assert_eq!(app.send_code(&phone, "reset").await.status, 202);
+    let reset = app
+        .verify_code(
+            &phone,
+            &app.last_code(&phone),
+            "reset",
+            json!({"new_password": "tour reset pass"}),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{:?}", reset.body);
+    // A kiosk login stepped up.
+    let kiosk = app.kiosk_start(&phone).await;
+    assert_eq!(app.send_code(&phone, "login").await.status, 202);
+    let body = json!({"phone_number": phone, "code": app.last_code(&phone), "purpose": "login", "channel": "web"});
+    let stepped = app
+        .send(with_token(
+            with_body(event("auth-code-verify"), &body),
+            &kiosk.token(),
+        ))
+        .await;
+    assert_eq!(stepped.status, 200, "{:?}", stepped.body);
+
+    // Proofs of unproven signups' phones, by each function that proves one.
+    for prove in ["code", "whatsapp", "signed login"] {
+        let phone = unique_phone();
+        let squatter = app.signup(&phone, "squatter pass", "web").await;
+        assert_eq!(squatter.status, 201);
+        match prove {
+            "code" => {
+                assert_eq!(app.send_code(&phone, "login").await.status, 202);
+                let code = app.last_code(&phone);
+                assert_eq!(
+                    app.verify_code(&phone, &code, "login", json!({}))
+                        .await
+                        .status,
+                    200
+                );
+            }
+            "whatsapp" => {
+                let from = phone.trim_start_matches('+');
+                let message = delivery(&[(from, &wamid(), "mine")], "Owner");
+                assert_eq!(app.webhook(&message).await.body["stored"], 1);
+            }
+            _ => assert_eq!(app.whatsapp_login(&phone, "Owner").await.status, 200),
+        }
+        assert_eq!(app.restore(&squatter.token()).await.status, 401, "{prove}");
+    }
 }
