@@ -68,7 +68,8 @@ fn event_name(routes: &[Route], method: &str, path: &str) -> String {
     let slug = path
         .trim_start_matches('/')
         .replace('/', "-")
-        .replace("{sid}", "sid");
+        .replace("{sid}", "sid")
+        .replace("{link_id}", "link_id");
     let methods = routes.iter().filter(|r| r.path == path).count();
     if methods > 1 {
         format!("{slug}-{}", method.to_ascii_lowercase())
@@ -85,10 +86,15 @@ fn every_route_has_a_sample_event() {
         auth::ROUTES,
         qr::ROUTES,
         sales_memory::ROUTES,
+        verify::ROUTES,
     ] {
         for Route { method, path, .. } in routes {
             let req = event(&event_name(routes, method, path));
-            let sample_path = req.uri().path().replace("REPLACE_WITH_SESSION_ID", "{sid}");
+            let sample_path = req
+                .uri()
+                .path()
+                .replace("REPLACE_WITH_SESSION_ID", "{sid}")
+                .replace("REPLACE_WITH_LINK_ID", "{link_id}");
             if req.method().as_str() != *method || sample_path != *path {
                 missing.push(format!("{method} {path}"));
             }
@@ -145,7 +151,11 @@ fn every_file_in_events_is_an_api_gateway_v2_request_for_a_real_route() {
         );
         let req = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let route_path = req.uri().path().replace("REPLACE_WITH_SESSION_ID", "{sid}");
+        let route_path = req
+            .uri()
+            .path()
+            .replace("REPLACE_WITH_SESSION_ID", "{sid}")
+            .replace("REPLACE_WITH_LINK_ID", "{link_id}");
         assert!(
             routes
                 .iter()

@@ -56,7 +56,7 @@ impl CourierConfig {
         if !(graph_api_base.starts_with("https://") || is_loopback_http(&graph_api_base)) {
             return Err(invalid(
                 "GRAPH_API_BASE",
-                "expected an https:// URL (http:// only for 127.0.0.1 or localhost)",
+                "expected an https:// URL (http:// only for 127.0.0.1, localhost or host.docker.internal)",
             ));
         }
 
@@ -123,7 +123,12 @@ fn is_loopback_http(url: &str) -> bool {
         Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
         _ => host_port,
     };
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+    // `host.docker.internal`: the developer's machine as `sam local invoke`'s container
+    // sees it (config/sam-local.json).
+    matches!(
+        host,
+        "127.0.0.1" | "localhost" | "[::1]" | "host.docker.internal"
+    )
 }
 
 #[cfg(test)]

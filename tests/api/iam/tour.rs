@@ -373,9 +373,12 @@ async fn verify(app: &App) {
     let phone = SMS_PHONE.get_or_init(unique_phone).clone();
     let body = json!({"phone_number": phone, "purpose": "login", "via": "sms"});
     assert_eq!(
-        app.send(from_ip(with_body(event("auth-code-send"), &body), "198.19.0.1"))
-            .await
-            .status,
+        app.send(from_ip(
+            with_body(event("auth-code-send"), &body),
+            "198.19.0.1"
+        ))
+        .await
+        .status,
         202
     );
     let login = app
