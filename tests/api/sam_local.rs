@@ -126,7 +126,7 @@ fn the_env_file_starts_every_function_against_make_devs_dynamodb_local() {
         }
         for name in read_by_code.difference(declared) {
             assert!(
-                env.get(name).is_none(),
+                !env.contains_key(name),
                 "template.yaml does not declare {name} for {function}, so SAM would not pass it"
             );
         }
