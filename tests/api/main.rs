@@ -29,4 +29,5 @@ mod schemathesis;
 mod security;
 mod upgrade;
 mod validation;
+mod walink;
 mod whatsapp;
