@@ -95,8 +95,10 @@ fn mac(key: &SecretString, parts: &[&str]) -> String {
 const TEXT_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRTWXY346789";
 /// Characters drawn: 12 of 25 is 55.7 bits.
 const TEXT_CHARS: usize = 12;
-/// What the customer sees in WhatsApp's box before they press send.
-const TEXT_PREFIX: &str = "Verify my number: ";
+/// What the customer sees in WhatsApp's box before they press send: it says what sending it
+/// does, since anyone can make a link and ask a victim to send its text (the page that made
+/// it then holds a login of the victim's phone).
+const TEXT_PREFIX: &str = "Log me in with this number: ";
 
 /// The one-time text a click-to-verify link prefills in the customer's WhatsApp.
 #[derive(Clone, PartialEq, Eq)]
@@ -262,7 +264,7 @@ mod tests {
         );
         for other in [
             "hello",
-            "Verify my number: ABCD",
+            "Log me in with this number: ABCD",
             "ABCD-EFGH-JKMN-P",
             "OOOO-1111-IIII",
         ] {

@@ -46,6 +46,10 @@ pub enum ApiError {
     /// 429: too many verification codes sent to this phone or by this caller lately.
     #[error("too many codes were sent lately; retry in {0} seconds")]
     TooManyCodes(u64),
+    /// 503 without `Retry-After`: a feature whose settings are missing here (retrying
+    /// will not help; the message names the setting for the operator).
+    #[error("{0}")]
+    NotConfigured(String),
     /// 503: DynamoDB throttled or could not be reached after the SDK's retries.
     #[error("the service is temporarily unavailable; retry shortly")]
     Unavailable,
@@ -79,7 +83,7 @@ impl ApiError {
             Self::TooManyRequests(_) | Self::TooManyLogins(_) | Self::TooManyCodes(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +104,7 @@ impl ApiError {
                 "rate_limited"
             }
             Self::Unavailable => "service_unavailable",
+            Self::NotConfigured(_) => "not_configured",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -263,6 +268,30 @@ impl From<crate::service::proof::VerifyError> for ApiError {
             }
             E::OtherPhone => Self::Forbidden("the session token belongs to another phone number"),
             E::Hashing(message) => Self::Internal(message),
+            E::Session(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::service::walink::LinkError> for ApiError {
+    fn from(err: crate::service::walink::LinkError) -> Self {
+        use crate::service::walink::LinkError as E;
+        match err {
+            E::NotConfigured(_) => Self::NotConfigured(err.to_string()),
+            E::TooMany(seconds) => Self::TooManyCodes(seconds),
+            // Unknown id and wrong secret alike.
+            E::Unknown => Self::NotFound("no such link, or the wrong X-Link-Secret".into()),
+            E::Gone => Self::Gone(
+                "the link has expired or was already used; make a new one (POST /auth/wa-link)",
+            ),
+            E::OtherKiosk => Self::Forbidden("the link was made by another kiosk"),
+            E::OtherLogin => Self::Forbidden(
+                "the link was made to step up another login; poll it with that login's token",
+            ),
+            E::OtherPhone => Self::Forbidden(
+                "the message came from another phone number than this session's; the link is \
+                 used up",
+            ),
             E::Session(err) => err.into(),
         }
     }

@@ -62,20 +62,26 @@ async fn every_sample_event_is_served_by_its_handler() {
     );
 }
 
-/// `events/<slug>.json` for a route: the path with `/` as `-` and `{sid}` as `sid`, plus
-/// `-get`/`-post` where one path has both.
+/// `events/<slug>.json` for a route: the path with `/` as `-` and `{param}` as `param`,
+/// plus `-get`/`-post` where one path has both.
 fn event_name(routes: &[Route], method: &str, path: &str) -> String {
     let slug = path
         .trim_start_matches('/')
         .replace('/', "-")
-        .replace("{sid}", "sid")
-        .replace("{link_id}", "link_id");
+        .replace(['{', '}'], "");
     let methods = routes.iter().filter(|r| r.path == path).count();
     if methods > 1 {
         format!("{slug}-{}", method.to_ascii_lowercase())
     } else {
         slug
     }
+}
+
+/// A sample's path as its route's template: the placeholders back to `{param}`.
+fn route_path(sample: &str) -> String {
+    sample
+        .replace("REPLACE_WITH_SESSION_ID", "{sid}")
+        .replace("REPLACE_WITH_LINK_ID", "{link_id}")
 }
 
 #[test]
@@ -86,15 +92,12 @@ fn every_route_has_a_sample_event() {
         auth::ROUTES,
         qr::ROUTES,
         sales_memory::ROUTES,
-        verify::ROUTES,
+        Function::WhatsApp.routes(),
+        Function::Verify.routes(),
     ] {
         for Route { method, path, .. } in routes {
             let req = event(&event_name(routes, method, path));
-            let sample_path = req
-                .uri()
-                .path()
-                .replace("REPLACE_WITH_SESSION_ID", "{sid}")
-                .replace("REPLACE_WITH_LINK_ID", "{link_id}");
+            let sample_path = route_path(req.uri().path());
             if req.method().as_str() != *method || sample_path != *path {
                 missing.push(format!("{method} {path}"));
             }
@@ -151,11 +154,7 @@ fn every_file_in_events_is_an_api_gateway_v2_request_for_a_real_route() {
         );
         let req = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let route_path = req
-            .uri()
-            .path()
-            .replace("REPLACE_WITH_SESSION_ID", "{sid}")
-            .replace("REPLACE_WITH_LINK_ID", "{link_id}");
+        let route_path = route_path(req.uri().path());
         assert!(
             routes
                 .iter()

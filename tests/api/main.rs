@@ -30,4 +30,5 @@ mod schemathesis;
 mod security;
 mod upgrade;
 mod validation;
+mod walink;
 mod whatsapp;

@@ -1,6 +1,8 @@
 //! `POST /webhooks/whatsapp`: a signed delivery. Each message is a phone-only login for
 //! its sender (the one shared with `POST /session/login`) and is appended to that
-//! session's chat once, however often Meta delivers it.
+//! session's chat once, however often Meta delivers it. A click-to-verify text is the
+//! exception: it binds its link to the sender and is never filed (it is half a secret,
+//! and not something the customer said to the assistant).
 
 use lambda_http::Request;
 use omnisession::AppState;
@@ -10,6 +12,7 @@ use omnisession::http::{self, HttpResult};
 use omnisession::model::{Author, ChatMessage, Role, parse_name};
 use omnisession::phone::PhoneNumber;
 use omnisession::secrets::valid_hub_signature;
+use omnisession::service::walink::{self, Bound};
 use omnisession::service::whatsapp::{self, Filed};
 use serde_json::json;
 
@@ -30,12 +33,13 @@ pub async fn deliver(state: &AppState, req: &Request) -> HttpResult {
     }
     let parsed = payload::parse(body)?;
 
-    let (mut stored, mut duplicates, mut skipped) = (0, 0, 0);
+    let (mut stored, mut duplicates, mut skipped, mut link_texts) = (0, 0, 0, 0);
     for message in parsed.messages {
         match file(state, message).await? {
             Outcome::Filed(Filed::Stored) => stored += 1,
             Outcome::Filed(Filed::Duplicate) => duplicates += 1,
             Outcome::Skipped => skipped += 1,
+            Outcome::LinkText => link_texts += 1,
         }
     }
     // Always 200 for a valid, signed delivery, so the provider does not retry it.
@@ -43,6 +47,7 @@ pub async fn deliver(state: &AppState, req: &Request) -> HttpResult {
         "stored": stored,
         "duplicates": duplicates,
         "skipped": skipped,
+        "link_texts": link_texts,
         "ignored": parsed.ignored,
     }))
 }
@@ -51,6 +56,8 @@ pub async fn deliver(state: &AppState, req: &Request) -> HttpResult {
 enum Outcome {
     Filed(Filed),
     Skipped,
+    /// A click-to-verify text, consumed (whether or not a live link waited for it).
+    LinkText,
 }
 
 async fn file(state: &AppState, message: Inbound) -> Result<Outcome, ApiError> {
@@ -71,6 +78,18 @@ async fn file(state: &AppState, message: Inbound) -> Result<Outcome, ApiError> {
         }
     };
     let name = message.name.as_deref().and_then(|n| parse_name(n).ok());
+    if let Some(link) = &message.link {
+        // Binding is idempotent for the same sender, so a redelivery needs no dedupe
+        // claim. The text is not logged: with the link's secret it is a login.
+        let bound = walink::bind_from_whatsapp(state, &link.text, &phone, name.as_deref()).await?;
+        tracing::info!(message_id = %message.id, bound = (bound == Bound::Bound), "click-to-verify text received");
+        // A text that bound nothing is worthless to anyone now (no live link waits for
+        // it). With its prefix it is still ours and only noise in the chat; without, it
+        // is most likely something the customer said, and is filed like any other text.
+        if bound == Bound::Bound || link.prefixed {
+            return Ok(Outcome::LinkText);
+        }
+    }
     let chat = ChatMessage {
         role: Role::User,
         content: message.content,

@@ -2,6 +2,7 @@
 //! timestamps) and leniently elsewhere (unknown fields and change kinds are ignored).
 
 use chrono::{DateTime, Utc};
+use omnisession::codes::LinkText;
 use omnisession::error::ApiError;
 use omnisession::model::{MessageText, limits, rfc3339};
 use serde::Deserialize;
@@ -75,6 +76,33 @@ pub struct Inbound {
     pub name: Option<String>,
     pub at: String,
     pub content: MessageText,
+    /// A text that reads as a click-to-verify text.
+    pub link: Option<LinkMessage>,
+}
+
+/// A text that reads as a click-to-verify text.
+#[derive(Debug)]
+pub struct LinkMessage {
+    pub text: LinkText,
+    /// Whether it came with the prefilled words before the characters. Without them it
+    /// may be an ordinary message that happens to read as one ("perfect match").
+    pub prefixed: bool,
+}
+
+impl LinkMessage {
+    fn recognise(body: &str) -> Option<Self> {
+        let text = LinkText::recognise(body)?;
+        // `recognise` takes twelve characters, after the prefix if there is one: more
+        // than twelve non-separators means the prefix was there.
+        let chars = body
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .count();
+        Some(Self {
+            text,
+            prefixed: chars > 12,
+        })
+    }
 }
 
 /// What a delivery holds: the messages to file and how many items were skipped.
@@ -138,8 +166,12 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
                     parsed.ignored += 1;
                     continue;
                 }
+                let mut link = None;
                 let content = match (raw.kind.as_str(), raw.text) {
-                    ("text", Some(text)) => chat_text(&text.body),
+                    ("text", Some(text)) => {
+                        link = LinkMessage::recognise(&text.body);
+                        chat_text(&text.body)
+                    }
                     ("text", None) => return Err(at("text is required for a text message")),
                     (kind, _) => format!("[{kind}]"),
                 };
@@ -162,6 +194,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
                     name,
                     at: rfc3339(when),
                     content,
+                    link,
                 });
             }
         }
@@ -222,6 +255,17 @@ mod tests {
         assert_eq!(String::from(parsed.messages[0].content.clone()), "[image]");
         assert_eq!(parsed.messages[0].at, "2026-11-27T12:00:00.000Z");
         assert_eq!(parsed.ignored, 1);
+    }
+
+    #[test]
+    fn link_texts_are_told_with_and_without_their_prefix() {
+        let text = LinkText::draw();
+        let full = LinkMessage::recognise(text.expose()).unwrap();
+        assert!(full.prefixed);
+        assert_eq!(full.text, text);
+        let bare = LinkMessage::recognise("perfect match").unwrap();
+        assert!(!bare.prefixed);
+        assert!(LinkMessage::recognise("hello there").is_none());
     }
 
     #[test]

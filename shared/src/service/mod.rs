@@ -9,7 +9,8 @@
 //!   another channel;
 //! - [`write`]: every write to a live session (the customer's update, the agent's writes);
 //! - [`whatsapp`]: filing an inbound WhatsApp message, once;
-//! - [`proof`]: proving a phone with a code (a login, a password reset, a step-up).
+//! - [`proof`]: proving a phone with a code (a login, a password reset, a step-up);
+//! - [`walink`]: proving a phone with WhatsApp click-to-verify (a login, a step-up).
 //!
 //! Logins by phone alone (a kiosk's start, the signed `/session/login`) are one call into
 //! `sessions::phone_login` already.
@@ -17,5 +18,6 @@
 pub mod account;
 pub mod login;
 pub mod proof;
+pub mod walink;
 pub mod whatsapp;
 pub mod write;

@@ -9,7 +9,9 @@
 //!   phone. The `phone-index` GSI finds a phone's session across channels. `qr#<hash>`
 //!   holds a QR handoff code; `lockout#…` counts failed attempts (`guard`'s buckets);
 //!   `rate#…` counts events in a fixed window (logins minted per hour); `seen#…`
-//!   remembers delivered WhatsApp message ids and `Idempotency-Key`s.
+//!   remembers delivered WhatsApp message ids and `Idempotency-Key`s; `code#…` and
+//!   `sends#…` hold verification codes and their sends, `walink#<id>` click-to-verify
+//!   links.
 //! - messages: every chat message, keyed by session id and a time-ordered sort key: the
 //!   only copy of the history, so a session item's size does not grow with it.
 
@@ -24,6 +26,7 @@ pub mod schema;
 mod session_item;
 mod tokens;
 mod transaction;
+mod walinks;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -41,6 +44,7 @@ pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
 pub use join::{CreateSession, JoinTerms, Joined};
 pub use qr::QrGrant;
 pub use session_item::{SessionItem, SkuMark, StoredLogin, TokenEntry};
+pub use walinks::{NewLink, StoredLink};
 
 use crate::config::{Config, Tables};
 
