@@ -115,9 +115,9 @@ async fn walink_a_web_link_logs_the_sender_in_once_into_their_session_then_is_go
     let text = text_of(&link);
     assert!(text.starts_with("Log me in with this number: "), "{text}");
     assert!(
-        link.text("/wa_url")
-            .unwrap()
-            .starts_with("https://wa.me/919800000001?text=Verify%20my%20number%3A%20")
+        link.text("/wa_url").unwrap().starts_with(
+            "https://wa.me/919800000001?text=Log%20me%20in%20with%20this%20number%3A%20"
+        )
     );
     assert!(link.text("/qr_svg").unwrap().contains("<svg"));
     assert_eq!(link.text("/link_id").unwrap().len(), 32);

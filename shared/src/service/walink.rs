@@ -335,7 +335,7 @@ mod tests {
         let text = LinkText::draw();
         let encoded = percent_encode(text.expose());
         assert!(
-            encoded.starts_with("Verify%20my%20number%3A%20"),
+            encoded.starts_with("Log%20me%20in%20with%20this%20number%3A%20"),
             "{encoded}"
         );
         assert!(!encoded.contains(' '));
