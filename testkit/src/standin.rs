@@ -29,22 +29,22 @@ pub struct Standin {
 /// This process's stand-in, started on first use.
 pub fn standin() -> &'static Standin {
     static STANDIN: OnceLock<Standin> = OnceLock::new();
-    STANDIN.get_or_init(|| Standin::start().unwrap_or_else(|e| panic!("scripts/standin.py: {e}")))
+    STANDIN.get_or_init(|| {
+        // Tests read the outbox over HTTP (`outbox`), from the stand-in's memory: no file
+        // per test process left behind.
+        Standin::start(std::path::Path::new("/dev/null"))
+            .unwrap_or_else(|e| panic!("scripts/standin.py: {e}"))
+    })
 }
 
 impl Standin {
-    fn start() -> Result<Self, String> {
-        // Tests read the outbox over HTTP (`outbox`), from the stand-in's memory: no file
-        // per test process left behind.
+    /// A stand-in of its own that also writes its outbox to `outbox`, as `make dev`'s does
+    /// (for a test that reads the file the way the README does).
+    pub fn start(outbox: &std::path::Path) -> Result<Self, String> {
         let mut child = Command::new("python3")
             .arg(repo_root().join("scripts/standin.py"))
-            .args([
-                "--port",
-                "0",
-                "--exit-on-stdin-eof",
-                "--outbox",
-                "/dev/null",
-            ])
+            .args(["--port", "0", "--exit-on-stdin-eof", "--outbox"])
+            .arg(outbox)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

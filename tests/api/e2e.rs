@@ -312,3 +312,81 @@ async fn the_whatsapp_webhook_answers_over_http() {
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["stored"], 1);
 }
+
+/// A code through the whole local stack: the verify function under `cargo lambda watch`
+/// delivers it with its real client to `make test`'s stand-in, whose outbox holds what
+/// the customer would read; typed back, it takes an unproven signup over and resets the
+/// password.
+#[tokio::test]
+async fn a_code_resets_a_password_over_http() {
+    let http = Http::connect().await;
+    let env = test_env();
+    let phone = unique_phone();
+    let json = |v: Value| Some(v.to_string());
+    let (status, squatter) = http
+        .call(
+            "POST",
+            "/auth/signup",
+            &[],
+            json(json!({"name": "Squatter", "phone_number": phone, "password": "squatters pass", "channel": "web"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{squatter}");
+
+    let (status, sent) = http
+        .call(
+            "POST",
+            "/auth/code/send",
+            &[],
+            json(json!({"phone_number": phone, "purpose": "reset"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{sent}");
+    let outbox = http
+        .client
+        .get(format!(
+            "{}/_standin/outbox?to={}",
+            env["SNS_ENDPOINT"],
+            phone.replace('+', "%2B")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line: Value = serde_json::from_str(outbox.lines().last().expect("a message")).unwrap();
+    assert_eq!(line["via"], "whatsapp", "{line}");
+    let body = line["body"].as_str().unwrap();
+    let code = &body[..6];
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{body}");
+
+    let (status, reset) = http
+        .call(
+            "POST",
+            "/auth/code/verify",
+            &[],
+            json(json!({"phone_number": phone, "code": code, "purpose": "reset", "channel": "web", "new_password": "the owners pass"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{reset}");
+    let squatter_token = squatter["session_token"].as_str().unwrap();
+    let (status, _) = http
+        .call(
+            "GET",
+            "/session/restore",
+            &[("x-session-token", squatter_token)],
+            None,
+        )
+        .await;
+    assert_eq!(status, 401, "the squatter's login ended");
+    let (status, login) = http
+        .call(
+            "POST",
+            "/auth/login",
+            &[],
+            json(json!({"phone_number": phone, "password": "the owners pass", "channel": "web"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{login}");
+}

@@ -207,7 +207,11 @@ impl App {
     /// An app with tables of its own, for tests that would disturb others (a fuzzer
     /// that locks out the dev kiosk key, say).
     pub async fn isolated(tag: &str) -> Self {
-        let mut config = test_config();
+        Self::isolated_with(tag, test_config()).await
+    }
+
+    /// [`App::isolated`] with `config` besides its tables.
+    pub async fn isolated_with(tag: &str, mut config: Config) -> Self {
         let prefix = format!(
             "omnisession-{tag}-{}",
             hex::encode(rand::random::<[u8; 4]>())

@@ -121,3 +121,66 @@ async fn the_readmes_checklist_runs_as_written() {
         assert!(said, "the message is missing: {answer}");
     }
 }
+
+const RESET: &str = "Against `make dev`, the demo customer forgets `test123`:";
+const OUTBOX: &str = ".local/outbox.jsonl";
+
+/// The README's password reset runs as written: the code is read from the outbox file a
+/// stand-in writes, as `make dev`'s does. On tables of its own: it changes the demo
+/// customer's password, which the checklist above logs in with.
+#[tokio::test]
+async fn the_readmes_password_reset_runs_as_written() {
+    for tool in ["bash", "curl", "grep", "tail"] {
+        require(tool);
+    }
+    let dir = std::env::temp_dir().join(format!("omnisession-readme-{}", rand::random::<u32>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let outbox = dir.join("outbox.jsonl");
+    let standin = omnisession_testkit::standin::Standin::start(&outbox).unwrap();
+    let mut env = test_env();
+    env.extend(standin.env());
+    let config = omnisession::config::Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let app = App::isolated_with("readme", config).await;
+    crate::events::ensure_demo_customer(&app).await;
+    let base = app.serve().await;
+
+    let block = code_block_after(RESET);
+    assert!(
+        block.contains(README_HOST) && block.contains(OUTBOX),
+        "{block}"
+    );
+    let script = block
+        .replace(README_HOST, base.trim_start_matches("http://"))
+        .replace(OUTBOX, &outbox.to_string_lossy());
+    let out = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the README's reset failed ({}):\n{script}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The send's answer, the outbox line, the reset's login and the login with the new
+    // password, one after the other.
+    let answers: Vec<Value> = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("the answers are not JSON ({e}): {stdout}"));
+    let [sent, line, reset, login] = answers.as_slice() else {
+        panic!("expected four answers, got {}: {stdout}", answers.len());
+    };
+    assert!(sent["resend_after"].is_string(), "{sent}");
+    assert_eq!(line["to"], DEMO_PHONE, "{line}");
+    assert!(reset["session_token"].is_string(), "{reset}");
+    assert_eq!(login["customer"]["customer_id"], "103", "{login}");
+    assert_eq!(
+        login["session"]["session_id"],
+        reset["session"]["session_id"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
