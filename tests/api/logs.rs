@@ -31,7 +31,7 @@ async fn a_full_run_of_logins_logs_no_secret() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let app = App::new().await;
+    let app = App::with_standin(&[]).await;
     let phone = unique_phone();
     let password = "hunter2-very-secret";
     let signup = app.signup(&phone, password, "web").await;
@@ -52,6 +52,24 @@ async fn a_full_run_of_logins_logs_no_secret() {
     );
     app.send(with_token(event("auth-logout"), &login.token()))
         .await;
+    // A reset code, sent and typed back, and a click-to-verify link bound and collected.
+    assert_eq!(app.send_code(&phone, "reset").await.status, 202);
+    let reset_code = app.last_code(&phone);
+    let new_password = "reset-pass-very-secret";
+    let reset = app
+        .verify_code(
+            &phone,
+            &reset_code,
+            "reset",
+            json!({"new_password": new_password}),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{:?}", reset.body);
+    let link = crate::walink::web_link(&app).await;
+    let text = crate::walink::text_of(&link);
+    crate::walink::send_text(&app, &phone, &text).await;
+    let linked = crate::walink::poll(&app, &link).await;
+    assert_eq!(linked.status, 200, "{:?}", linked.body);
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -63,12 +81,18 @@ async fn a_full_run_of_logins_logs_no_secret() {
         password.to_string(),
         "wrong-password-here".to_string(),
         code,
+        reset_code,
+        new_password.to_string(),
+        text[text.len() - 14..].to_string(),
+        link.body["link_secret"].as_str().unwrap().to_string(),
+        env["CODE_HMAC_KEY"].clone(),
+        env["WHATSAPP_ACCESS_TOKEN"].clone(),
         app.kiosk_key(),
         app.dev_kiosk_key(),
         env["SERVICE_KEYS"].clone(),
         env["WHATSAPP_APP_SECRET"].clone(),
     ];
-    for reply in [&signup, &login, &kiosk, &whatsapp, &handed] {
+    for reply in [&signup, &login, &kiosk, &whatsapp, &handed, &reset, &linked] {
         let token = reply.token();
         secrets.push(token.rsplit('.').next().unwrap().to_string());
     }
@@ -97,6 +121,7 @@ async fn the_local_stacks_log_holds_no_secret() {
         ("POST", "/auth/qr-init".to_string()),
         ("GET", format!("/session/{sid}/cart")),
         ("GET", "/webhooks/whatsapp".to_string()),
+        ("POST", "/auth/code/send".to_string()),
     ];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     for (method, path) in requests {
@@ -115,7 +140,14 @@ async fn the_local_stacks_log_holds_no_secret() {
         }
     }
     let text = std::fs::read_to_string(&log).expect("the local stack's log");
-    for function in ["session", "auth", "qr", "sales-memory", "whatsapp"] {
+    for function in [
+        "session",
+        "auth",
+        "qr",
+        "sales-memory",
+        "whatsapp",
+        "verify",
+    ] {
         assert!(
             text.contains(&format!("function=\"{function}\"")),
             "{function} has not been spawned in {log}"
@@ -127,6 +159,8 @@ async fn the_local_stacks_log_holds_no_secret() {
         "SERVICE_KEYS",
         "WHATSAPP_APP_SECRET",
         "WHATSAPP_VERIFY_TOKEN",
+        "CODE_HMAC_KEY",
+        "WHATSAPP_ACCESS_TOKEN",
     ] {
         for secret in env[name].split(',') {
             assert!(

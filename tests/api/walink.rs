@@ -18,7 +18,7 @@ fn digits(phone: &str) -> String {
 
 /// An address of its own, so that the hourly limit of links per address is not shared
 /// with other tests (or earlier runs).
-fn fresh_address() -> String {
+pub(crate) fn fresh_address() -> String {
     let [a, b, c] = rand::random::<[u8; 3]>();
     format!("10.{a}.{b}.{c}")
 }
@@ -29,14 +29,14 @@ fn make_link(body: &serde_json::Value) -> lambda_http::Request {
 }
 
 /// A link made on the web (no kiosk key, no token).
-async fn web_link(app: &App) -> Reply {
+pub(crate) async fn web_link(app: &App) -> Reply {
     let reply = app.send(make_link(&json!({"channel": "web"}))).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     reply
 }
 
 /// The one-time text a link's `wa_url` prefills.
-fn text_of(link: &Reply) -> String {
+pub(crate) fn text_of(link: &Reply) -> String {
     let url = link.text("/wa_url").unwrap();
     let (_, query) = url.split_once("?text=").expect("a text in the wa.me link");
     let bytes = query.as_bytes();
@@ -71,12 +71,12 @@ fn poll_with(link_id: &str, secret: &str) -> lambda_http::Request {
     with_header(with_path(req, &path), "x-link-secret", secret)
 }
 
-async fn poll(app: &App, link: &Reply) -> Reply {
+pub(crate) async fn poll(app: &App, link: &Reply) -> Reply {
     app.send(poll_request(link)).await
 }
 
 /// The customer sends `text` from `phone` on WhatsApp (a fresh message id).
-async fn send_text(app: &App, phone: &str, text: &str) -> Reply {
+pub(crate) async fn send_text(app: &App, phone: &str, text: &str) -> Reply {
     let reply = app
         .webhook(&delivery(&[(&digits(phone), &wamid(), text)], "Asha"))
         .await;
