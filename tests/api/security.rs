@@ -262,3 +262,51 @@ fn a_function_refuses_to_start_without_real_secrets() {
     assert!(logs.contains("refusing to start"), "{logs}");
     assert!(logs.contains("KIOSK_KEYS"), "{logs}");
 }
+
+/// The function that sends codes needs its messaging settings, and real ones.
+#[test]
+fn the_verify_function_refuses_to_start_without_real_messaging_settings() {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
+    let binary = target.join("debug").join("verify");
+    assert!(
+        binary.exists(),
+        "{} not built: `make test` builds the function binaries first",
+        binary.display()
+    );
+    let real = [
+        ("CUSTOMERS_TABLE", "c"),
+        ("SESSIONS_TABLE", "s"),
+        ("MESSAGES_TABLE", "m"),
+        ("KIOSK_KEYS", "kiosk-key-0123456789abcdef"),
+        ("SERVICE_KEYS", "service-key-0123456789abcdef"),
+        ("WHATSAPP_APP_SECRET", "app-secret-0123456789abcdef"),
+        ("WHATSAPP_VERIFY_TOKEN", "verify-token-0123456789"),
+        ("CODE_HMAC_KEY", "code-key-0123456789abcdef0123456789"),
+        ("AWS_REGION", "ap-south-1"),
+    ];
+    let start = |extra: &[(&str, &str)]| {
+        let output = std::process::Command::new(&binary)
+            .env_clear()
+            .envs(real.iter().chain(extra).copied())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "it started with {extra:?}");
+        String::from_utf8_lossy(&output.stdout).to_string()
+            + &String::from_utf8_lossy(&output.stderr)
+    };
+    let logs = start(&[]);
+    assert!(
+        logs.contains("refusing to start") && logs.contains("WHATSAPP_PHONE_NUMBER_ID"),
+        "{logs}"
+    );
+    let logs = start(&[
+        ("WHATSAPP_PHONE_NUMBER_ID", "100000000000001"),
+        ("WHATSAPP_ACCESS_TOKEN", "dev-whatsapp-access-token-0001"),
+    ]);
+    assert!(
+        logs.contains("refusing to start") && logs.contains("WHATSAPP_ACCESS_TOKEN"),
+        "{logs}"
+    );
+}
