@@ -23,8 +23,7 @@ pub fn session(
     history: KioskHistory,
 ) -> Session {
     let full = session_for(item, chat, login.channel);
-    let asserted = login.channel == Channel::Kiosk && login.level < Level::Password;
-    if history == KioskHistory::Full || !asserted {
+    if sees_history(login, history) {
         return full;
     }
     // Messages are stamped with the same format as the login's issue time.
@@ -40,6 +39,13 @@ pub fn session(
         cart: Vec::new(),
         ..full
     }
+}
+
+/// Whether `login` sees what its session held before it was made: not a kiosk login by
+/// typed phone (only asserted) under `KIOSK_PHONE_HISTORY=after_proof`.
+pub fn sees_history(login: &TokenEntry, history: KioskHistory) -> bool {
+    let asserted = login.channel == Channel::Kiosk && login.level < Level::Password;
+    history == KioskHistory::Full || !asserted
 }
 
 /// The whole view of a session for a token of `channel`.

@@ -489,6 +489,17 @@ async fn a_kiosk_by_typed_phone_sees_nothing_earlier_when_history_waits_for_proo
     };
     assert!(empty(&kiosk), "{:?}", kiosk.body);
     assert!(empty(&app.restore(&kiosk.token()).await));
+    // The agent's views of the memory are refused to it, not a way around.
+    let sid = kiosk.session_id();
+    for name in [
+        "session-sid-context",
+        "session-sid-summary-get",
+        "session-sid-cart",
+    ] {
+        let read = without_header(memory_event(name, &sid), "x-service-key");
+        let reply = app.send(with_token(read, &kiosk.token())).await;
+        assert_eq!(reply.status, 403, "{name}: {:?}", reply.body);
+    }
     // What the kiosk says itself, it sees.
     let said = app
         .update(
@@ -522,6 +533,8 @@ async fn a_kiosk_by_typed_phone_sees_nothing_earlier_when_history_waits_for_proo
     );
     let stepped = app.send(with_token(verify, &kiosk.token())).await;
     assert_eq!(stepped.status, 200, "{:?}", stepped.body);
+    let read = without_header(memory_event("session-sid-cart", &sid), "x-service-key");
+    assert_eq!(app.send(with_token(read, &kiosk.token())).await.status, 200);
     let full = app.restore(&kiosk.token()).await;
     assert_eq!(
         full.body["session"]["chat_context"]

@@ -11,6 +11,7 @@ use omnisession::http;
 use omnisession::sessions;
 use omnisession::store::SessionItem;
 use omnisession::token::SessionId;
+use omnisession::views;
 
 /// The live session `sid` for the agent, when the request carries a registered
 /// service key; `None` when it carries none.
@@ -50,6 +51,14 @@ pub async fn reader(state: &AppState, req: &Request, sid: &str) -> Result<Sessio
     let authed = sessions::authenticate(state, http::session_token(req)).await?;
     if authed.session.id() != sid {
         return Err(ApiError::session_not_found());
+    }
+    // These views are the whole memory: a login that may not see what came before it
+    // reads it through its own session view (restore) instead.
+    if !views::sees_history(&authed.login, state.config.kiosk_phone_history) {
+        return Err(ApiError::Forbidden(
+            "a kiosk login by phone number reads the session's memory once the phone is proven \
+             (a code, click-to-verify or the QR handoff)",
+        ));
     }
     Ok(authed.session)
 }
