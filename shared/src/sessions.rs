@@ -352,16 +352,14 @@ pub async fn mint(
     mint: &Mint<'_>,
     customer: &CustomerItem,
 ) -> Result<Option<LoginResponse>, SessionError> {
+    let window = format!("mint#{}#{}", mint.session_id, mint.root);
     let now = Utc::now().timestamp();
-    let hour = now.div_euclid(3600);
-    let window = format!("mint#{}#{}#{hour}", mint.session_id, mint.root);
-    let next_hour = (hour + 1) * 3600;
-    if !state
+    if let Some(wait) = state
         .store
-        .count_in_window(&window, logins::MINTS_PER_HOUR, next_hour + 3600)
+        .count_this_hour(&window, logins::MINTS_PER_HOUR, now)
         .await?
     {
-        return Err(SessionError::TooManyMints((next_hour - now) as u64));
+        return Err(SessionError::TooManyMints(wait));
     }
     let login = NewLogin {
         channel: mint.channel,

@@ -451,6 +451,34 @@ impl App {
         (phone, reply)
     }
 
+    /// Fails if any of `secrets` is stored anywhere: every item of the three tables is
+    /// scanned. A secret counts where it stands on its own (not inside a longer run of
+    /// letters and digits), so that a 6-digit code is not "found" inside a timestamp.
+    pub async fn assert_stored_nowhere(&self, secrets: &[String]) {
+        let tables = &self.state.config.tables;
+        for table in [&tables.customers, &tables.sessions, &tables.messages] {
+            let mut start = None;
+            loop {
+                let page = self
+                    .db()
+                    .scan()
+                    .table_name(table)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .unwrap();
+                let dump = format!("{:?}", page.items());
+                for secret in secrets {
+                    assert!(!stands_in(&dump, secret), "a secret is stored in {table}");
+                }
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+
     /// Marks a signed-up account and its session proven, directly in the tables.
     pub async fn mark_proven(&self, phone: &str, session_id: &str) {
         let phone = omnisession::phone::PhoneNumber::from_stored(phone.to_string());
@@ -596,4 +624,14 @@ impl Caller {
         )
         .await
     }
+}
+
+/// Whether `needle` occurs in `text` with no letter or digit right before or after it.
+pub fn stands_in(text: &str, needle: &str) -> bool {
+    text.match_indices(needle).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + needle.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
 }

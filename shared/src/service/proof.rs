@@ -112,26 +112,20 @@ async fn admit(
 }
 
 async fn count_sender(state: &AppState, sender: &Sender<'_>, now: i64) -> Result<(), SendError> {
-    let hour = now.div_euclid(3600);
     let (window, cap) = match sender {
         Sender::Address(address) => (
-            format!("code#ip#{}#{hour}", fingerprint(address)),
+            format!("code#ip#{}", fingerprint(address)),
             SENDS_PER_ADDRESS_HOUR,
         ),
         Sender::Kiosk(key) => (
-            format!("code#kiosk#{}#{hour}", fingerprint(key)),
+            format!("code#kiosk#{}", fingerprint(key)),
             SENDS_PER_KIOSK_HOUR,
         ),
     };
-    let next_hour = (hour + 1) * 3600;
-    if !state
-        .store
-        .count_in_window(&window, cap, next_hour + 3600)
-        .await?
-    {
-        return Err(SendError::TooMany((next_hour - now).max(1) as u64));
+    match state.store.count_this_hour(&window, cap, now).await? {
+        Some(wait) => Err(SendError::TooMany(wait)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A code typed back, and what it is to do.

@@ -159,26 +159,20 @@ async fn count_maker(
     request: &LinkRequest<'_>,
     now: i64,
 ) -> Result<(), LinkError> {
-    let hour = now.div_euclid(3600);
     let (window, cap) = match request.kiosk_key {
         Some(key) => (
-            format!("walink#kiosk#{}#{hour}", fingerprint(key)),
+            format!("walink#kiosk#{}", fingerprint(key)),
             LINKS_PER_KIOSK_HOUR,
         ),
         None => (
-            format!("walink#ip#{}#{hour}", fingerprint(request.address)),
+            format!("walink#ip#{}", fingerprint(request.address)),
             LINKS_PER_ADDRESS_HOUR,
         ),
     };
-    let next_hour = (hour + 1) * 3600;
-    if !state
-        .store
-        .count_in_window(&window, cap, next_hour + 3600)
-        .await?
-    {
-        return Err(LinkError::TooMany((next_hour - now).max(1) as u64));
+    match state.store.count_this_hour(&window, cap, now).await? {
+        Some(wait) => Err(LinkError::TooMany(wait)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// What a WhatsApp message carrying a link text did.

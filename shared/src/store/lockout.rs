@@ -132,15 +132,22 @@ impl Store {
 }
 
 impl Store {
+    /// Counts one event in the current clock hour of `key` (epoch seconds `now`) unless
+    /// that hour already holds `cap`: then the seconds until the next hour, and nothing
+    /// is counted.
+    pub async fn count_this_hour(&self, key: &str, cap: u32, now: i64) -> StoreResult<Option<u64>> {
+        let hour = now.div_euclid(3600);
+        let next_hour = (hour + 1) * 3600;
+        let counted = self
+            .count_in_window(&format!("{key}#{hour}"), cap, next_hour + 3600)
+            .await?;
+        Ok((!counted).then(|| (next_hour - now).max(1) as u64))
+    }
+
     /// Counts one event in the fixed window `window` (a `rate#<window>` item expiring at
     /// `expires_at`) unless it already holds `cap`: then `false`, and nothing is counted.
     /// One conditional write, no read.
-    pub async fn count_in_window(
-        &self,
-        window: &str,
-        cap: u32,
-        expires_at: i64,
-    ) -> StoreResult<bool> {
+    async fn count_in_window(&self, window: &str, cap: u32, expires_at: i64) -> StoreResult<bool> {
         let result = self
             .db
             .update_item()
