@@ -129,6 +129,27 @@ async fn known_and_unknown_phones_get_the_same_answer_even_when_delivery_fails()
     assert!(standin().outbox(&down_unknown).is_empty());
 }
 
+/// The same DynamoDB calls, in the same order, for a phone with an account and one
+/// without: a send never looks the phone up, so its time tells nothing either (timing
+/// itself is for benchmarks, not tests).
+#[tokio::test]
+async fn a_send_does_the_same_work_for_known_and_unknown_phones() {
+    let probe = Probe::default();
+    let app = App::counting(probe.clone()).await;
+    let (known, _) = app.new_customer().await;
+    probe.take();
+    assert_eq!(app.send_code(&known, "reset").await.status, 202);
+    let for_known = probe.take_round_trips();
+    assert_eq!(app.send_code(&unique_phone(), "reset").await.status, 202);
+    let for_unknown = probe.take_round_trips();
+    assert_eq!(for_known, for_unknown);
+    // The phone's sends, the caller's hour, the new sends record, the code.
+    assert_eq!(
+        for_known,
+        ["BatchGetItem", "UpdateItem", "PutItem", "PutItem"]
+    );
+}
+
 #[tokio::test]
 async fn a_number_not_on_whatsapp_gets_the_code_by_sms() {
     let app = App::with_standin(&[]).await;
