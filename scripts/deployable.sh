@@ -22,7 +22,13 @@ sam build >.local/sam-build.log 2>&1 || { tail -n 40 .local/sam-build.log >&2; e
 
 echo "== arm64 bootstraps and their zips (what sam deploy uploads)"
 budget=$((6 * 1024 * 1024))
-for fn in SessionFunction AuthFunction QrFunction SalesMemoryFunction WhatsAppFunction; do
+# Every function template.yaml declares (its AWS::Serverless::Function resources).
+functions=$(python3 -c '
+import re, sys
+text = open("template.yaml").read()
+print(" ".join(re.findall(r"^  (\w+):\n    Type: AWS::Serverless::Function$", text, re.M)))')
+[ -n "$functions" ] || { echo "deployable: no functions found in template.yaml" >&2; exit 1; }
+for fn in $functions; do
   bootstrap=.aws-sam/build/$fn/bootstrap
   # ELF e_machine 183 (0xB7) is AArch64; the zip is deflated as sam deploy's is.
   read -r machine size < <(python3 - "$bootstrap" <<'PY'
