@@ -66,7 +66,10 @@
 //!   customers), `locked_session` (BatchGetItem), `revoke_all_tokens` and a join; a
 //!   step-up runs `authenticate`, `raise_login` (UpdateItem ×2) and `customer_of`
 //!   (GetItem on customers); a code for an unproven signup's phone runs `prove_customer`
-//!   and `end_session`; an SMS is one SNS `Publish` (seen by the stand-in).
+//!   and `end_session`; an SMS is one SNS `Publish` (seen by the stand-in); a
+//!   click-to-verify link is `count_this_hour` and `put_walink` (PutItem), its poll
+//!   `walink` (BatchGetItem) and `redeem_walink` (UpdateItem) before the login, and the
+//!   whatsapp function's `bind_walink` (UpdateItem on sessions) binds it.
 
 use std::collections::BTreeSet;
 
@@ -407,6 +410,13 @@ async fn verify(app: &App) {
         ))
         .await;
     assert_eq!(stepped.status, 200, "{:?}", stepped.body);
+
+    // A click-to-verify link: made, its text sent from WhatsApp (the whatsapp function
+    // binds it), collected.
+    let link = crate::walink::web_link(app).await;
+    let text = crate::walink::text_of(&link);
+    crate::walink::send_text(app, &phone, &text).await;
+    assert_eq!(crate::walink::poll(app, &link).await.status, 200);
 
     // Proofs of unproven signups' phones, by each function that proves one.
     for prove in ["code", "whatsapp", "signed login"] {
