@@ -179,6 +179,7 @@ impl From<crate::service::whatsapp::FileError> for ApiError {
         use crate::service::whatsapp::FileError as E;
         match err {
             E::Contended => Self::Unavailable,
+            E::NoSender => Self::Invalid("the message names no sender".into()),
             E::Session(err) => err.into(),
         }
     }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod guard;
 pub mod http;
 pub mod idempotency;
+pub mod identity;
 pub mod logins;
 pub mod model;
 pub mod passwords;

@@ -120,6 +120,52 @@ impl PhoneNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key of a customer known only by their WhatsApp user id (a username, no phone
+    /// yet): `u:<BSUID>`. It stands where a phone number would (the customer record, the
+    /// session's lock and index entry) until the phone is known and the customer merged.
+    pub fn of_whatsapp_user(user: &WhatsappUserId) -> Self {
+        Self(format!("{USER_PREFIX}{}", user.as_str()))
+    }
+
+    /// The WhatsApp user id, for the key of a customer known only by it.
+    pub fn whatsapp_user(&self) -> Option<&str> {
+        self.0.strip_prefix(USER_PREFIX)
+    }
+
+    /// Whether this is a phone number (not a WhatsApp user's key).
+    pub fn is_phone(&self) -> bool {
+        self.whatsapp_user().is_none()
+    }
+}
+
+const USER_PREFIX: &str = "u:";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("is not a WhatsApp user id (1 to 160 letters, digits, '.', '_' or '-')")]
+pub struct InvalidUserId;
+
+/// A WhatsApp business-scoped user id (BSUID): what a delivery carries for a customer
+/// who uses a username (`contacts[].user_id`, `messages[].from_user_id`), e.g.
+/// `IN.13491208655302741918`; the phone number only when Meta's rules allow.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WhatsappUserId(String);
+
+impl WhatsappUserId {
+    /// 1–160 letters, digits, `.`, `_` or `-`: Meta's ids are a region, a dot and up to
+    /// 128 letters and digits (`US.ENT.…` for a parent id), with a little room to grow.
+    pub fn parse(raw: &str) -> Result<Self, InvalidUserId> {
+        let raw = raw.trim();
+        let valid = (1..=160).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        valid.then(|| Self(raw.to_string())).ok_or(InvalidUserId)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// `raw` (already trimmed and checked for its characters) in E.164 form, when it is a valid

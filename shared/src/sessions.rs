@@ -424,6 +424,8 @@ fn new_session(
         max_expires_at,
         password_version: customer.password_version,
         unproven: customer.unproven,
+        merged_into: None,
+        merged_from: Vec::new(),
     }
 }
 
@@ -548,7 +550,13 @@ pub async fn authenticate_with_chat(
             session_id.is_some()
         ),
     );
-    Ok((authed?, chat?))
+    let authed = authed?;
+    if session_id.as_deref() != Some(authed.session.id()) {
+        // A token of a merged session: the history is the one it was merged into.
+        let chat = recent_chat(state, authed.session.id(), true).await?;
+        return Ok((authed, chat));
+    }
+    Ok((authed, chat?))
 }
 
 /// Checks a presented token with one strongly consistent read: the session must be
@@ -563,8 +571,17 @@ pub async fn authenticate(
         .store
         .session_and_login(token.session_id.as_str(), &token.token_id)
         .await?;
+    let session = match session {
+        // Merged into another session (its customer turned out to be another's): its
+        // logins stand there now (one more read, for these tokens only).
+        Some(SessionItem {
+            merged_into: Some(target),
+            ..
+        }) => state.store.session_in_batch(&target).await?,
+        session => session,
+    };
     let session = session
-        .filter(|s| s.expires_at > Utc::now().timestamp())
+        .filter(|s| s.expires_at > Utc::now().timestamp() && s.merged_into.is_none())
         .ok_or(SessionError::InvalidToken)?;
     // The session's mark says the login stands; its own item holds the hash (a login
     // stored before logins had items is whole in the session).

@@ -54,7 +54,7 @@ fn session_for(item: &SessionItem, chat: &[ChatMessage], channel: Channel) -> Se
     let expires = DateTime::<Utc>::from_timestamp(item.expires_at, 0).unwrap_or_default();
     Session {
         session_id: item.pk.clone(),
-        phone: item.phone.clone(),
+        phone: shown_phone(&item.phone),
         customer_id: item.customer_id.clone(),
         channel,
         metadata: SessionMetadata {
@@ -79,7 +79,7 @@ pub fn customer(item: &CustomerItem, level: Level) -> Customer {
     Customer {
         customer_id: item.customer_id.clone(),
         name: item.name.clone(),
-        phone_number: item.phone_number.clone(),
+        phone_number: shown_phone(&item.phone_number),
         age: item.age.filter(|_| personal),
         gender: private(&item.gender),
         city: private(&item.city),
@@ -124,4 +124,15 @@ pub fn sku_authors(item: &SessionItem) -> BTreeMap<String, Author> {
             (sku, by)
         })
         .collect()
+}
+
+/// The phone as clients see it: empty for a customer known only by a WhatsApp user id,
+/// whose key is not a phone number.
+fn shown_phone(key: &str) -> String {
+    let key = crate::phone::PhoneNumber::from_stored(key.to_string());
+    if key.is_phone() {
+        key.as_str().to_string()
+    } else {
+        String::new()
+    }
 }

@@ -409,6 +409,13 @@ impl App {
         self.send(self.signed_now(req)).await
     }
 
+    /// The bot's signed login of a WhatsApp user known only by their user id (BSUID).
+    pub async fn whatsapp_login_user(&self, user_id: &str, name: &str) -> Reply {
+        let body = json!({"user_id": user_id, "name": name, "channel": "whatsapp"}).to_string();
+        let req = with_raw_body(event("session-login"), &body);
+        self.send(self.signed_now(req)).await
+    }
+
     /// `req` signed as our WhatsApp bot signs `/session/login`: a timestamp of now and the
     /// HMAC of `"<timestamp>.<body>"`.
     pub fn signed_now(&self, req: Request) -> Request {

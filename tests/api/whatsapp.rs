@@ -235,16 +235,23 @@ async fn a_signed_but_malformed_delivery_is_a_400_with_nothing_written() {
 }
 
 #[tokio::test]
-async fn a_message_without_a_phone_is_acknowledged_but_not_filed() {
+async fn a_message_without_a_phone_is_filed_under_the_senders_user_id() {
     let app = App::new().await;
+    let user = format!("IN.{}", rand::random::<u64>());
     let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-        "contacts": [{"profile": {"name": "Hidden"}, "user_id": "IN.1234567890123456"}],
-        "messages": [{"from_user_id": "IN.1234567890123456", "id": wamid(), "timestamp": "1795780800", "type": "text", "text": {"body": "hi"}}]
+        "contacts": [{"profile": {"name": "Hidden", "username": "hidden.one"}, "user_id": user}],
+        "messages": [{"from_user_id": user, "id": wamid(), "timestamp": "1795780800", "type": "text", "text": {"body": "hi"}}]
     }}]}]});
     let reply = app.webhook(&body).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
-    assert_eq!(reply.body["skipped"], 1);
-    assert_eq!(reply.body["stored"], 0);
+    assert_eq!(reply.body["stored"], 1, "{:?}", reply.body);
+    // Our bot, which knows only the user id, logs them into the same conversation.
+    let login = app.whatsapp_login_user(&user, "Hidden").await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    let chat = login.body["session"]["chat_context"].to_string();
+    assert!(chat.contains("\"hi\""), "{chat}");
+    assert_eq!(login.body["customer"]["phone_number"], "");
+    assert_eq!(login.body["customer"]["name"], "Hidden");
 }
 
 #[tokio::test]

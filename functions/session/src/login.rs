@@ -1,4 +1,5 @@
-//! `POST /session/login {phone_number, name?, channel: "whatsapp"}`: phone-only login,
+//! `POST /session/login {phone_number?, user_id?, name?, channel: "whatsapp"}`: phone-only
+//! login (by the WhatsApp user id, a BSUID, when the bot knows only that; both link them),
 //! accepted only when signed by our WhatsApp bot: `X-Omnisession-Timestamp: <epoch
 //! seconds>` and `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw
 //! body>">`, keyed with the app secret, within 5 minutes of now. A captured request thus
@@ -11,9 +12,10 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::identity::{self, WhatsappSender};
 use omnisession::logins::{Maker, NewLogin};
 use omnisession::model::parse_name;
-use omnisession::phone::PhoneNumber;
+use omnisession::phone::{PhoneNumber, WhatsappUserId};
 use omnisession::secrets::{timed_payload, valid_hub_signature};
 use omnisession::sessions;
 use omnisession::token::Level;
@@ -21,7 +23,10 @@ use serde::Deserialize;
 
 #[derive(Deserialize)]
 struct PhoneLoginRequest {
-    phone_number: String,
+    #[serde(default)]
+    phone_number: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
     #[serde(default)]
     name: Option<String>,
     channel: Channel,
@@ -79,18 +84,42 @@ pub async fn login(state: &AppState, req: &Request) -> HttpResult {
             "must be \"whatsapp\": phone-only login is for WhatsApp",
         ));
     }
-    let phone = PhoneNumber::parse(&body.phone_number, state.config.phone_region)
+    let phone = body
+        .phone_number
+        .as_deref()
+        .map(|raw| PhoneNumber::parse(raw, state.config.phone_region))
+        .transpose()
         .map_err(|e| ApiError::field("phone_number", e))?;
+    let user = body
+        .user_id
+        .as_deref()
+        .map(WhatsappUserId::parse)
+        .transpose()
+        .map_err(|e| ApiError::field("user_id", e))?;
+    if phone.is_none() && user.is_none() {
+        return Err(ApiError::Invalid(
+            "phone_number or user_id (the WhatsApp user id) is required".into(),
+        ));
+    }
     let name = body
         .name
         .as_deref()
         .map(parse_name)
         .transpose()
         .map_err(|e| ApiError::field("name", e))?;
+    let sender = WhatsappSender {
+        phone,
+        user,
+        name: name.clone(),
+        ..WhatsappSender::default()
+    };
+    let key = identity::settle(state, &sender, None)
+        .await?
+        .ok_or_else(|| ApiError::Invalid("phone_number or user_id is required".into()))?;
     let login = NewLogin::direct(Channel::Whatsapp, Level::Phone, Maker::Whatsapp);
     let entered = sessions::phone_login(
         state,
-        &phone,
+        &key,
         name.as_deref(),
         None,
         login,

@@ -9,8 +9,9 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::identity::WhatsappSender;
 use omnisession::model::{Author, ChatMessage, Role, parse_name};
-use omnisession::phone::PhoneNumber;
+use omnisession::phone::{PhoneNumber, WhatsappUserId};
 use omnisession::secrets::valid_hub_signature;
 use omnisession::service::walink::{self, Bound};
 use omnisession::service::whatsapp::{self, Filed};
@@ -61,27 +62,46 @@ enum Outcome {
 }
 
 async fn file(state: &AppState, message: Inbound) -> Result<Outcome, ApiError> {
-    // Business-scoped user ids carry no phone: nothing to log in with. The id itself is
-    // not logged; it identifies a person.
-    let Some(from) = message.from else {
-        tracing::warn!(message_id = %message.id, "WhatsApp withheld the sender's phone; message not filed");
+    // The sender: their phone when Meta shares it, their user id (BSUID) always since
+    // 2026. Neither is logged; each identifies a person.
+    let phone = message.from.as_deref().and_then(|from| {
+        PhoneNumber::parse(
+            &format!("+{}", from.trim_start_matches('+')),
+            state.config.phone_region,
+        )
+        .ok()
+    });
+    let user = message
+        .user_id
+        .as_deref()
+        .and_then(|u| WhatsappUserId::parse(u).ok());
+    if phone.is_none() && user.is_none() {
+        tracing::warn!(message_id = %message.id, "the message names no valid sender (phone or user id); not filed");
         return Ok(Outcome::Skipped);
-    };
-    let phone = match PhoneNumber::parse(
-        &format!("+{}", from.trim_start_matches('+')),
-        state.config.phone_region,
-    ) {
-        Ok(phone) => phone,
-        Err(_) => {
-            tracing::warn!(message_id = %message.id, "sender is not a valid phone number; message not filed");
-            return Ok(Outcome::Skipped);
-        }
-    };
+    }
     let name = message.name.as_deref().and_then(|n| parse_name(n).ok());
-    if let Some(link) = &message.link {
+    let sender = WhatsappSender {
+        phone,
+        user,
+        parent: message
+            .parent_user_id
+            .as_deref()
+            .and_then(|u| WhatsappUserId::parse(u).ok()),
+        name: name.clone(),
+        username: message.username.clone(),
+    };
+    // Click-to-verify proves a phone: from a sender whose phone Meta withheld it binds
+    // nothing, and its text (ours, with its prefix) is still not chat.
+    if let (Some(link), None) = (&message.link, &sender.phone)
+        && link.prefixed
+    {
+        tracing::info!(message_id = %message.id, bound = false, "click-to-verify text without a phone");
+        return Ok(Outcome::LinkText);
+    }
+    if let (Some(link), Some(phone)) = (&message.link, &sender.phone) {
         // Binding is idempotent for the same sender, so a redelivery needs no dedupe
         // claim. The text is not logged: with the link's secret it is a login.
-        let bound = walink::bind_from_whatsapp(state, &link.text, &phone, name.as_deref()).await?;
+        let bound = walink::bind_from_whatsapp(state, &link.text, phone, name.as_deref()).await?;
         tracing::info!(message_id = %message.id, bound = (bound == Bound::Bound), "click-to-verify text received");
         // A text that bound nothing is worthless to anyone now (no live link waits for
         // it). With its prefix it is still ours and only noise in the chat; without, it
@@ -97,6 +117,6 @@ async fn file(state: &AppState, message: Inbound) -> Result<Outcome, ApiError> {
         at: message.at,
         written_by: Author::Customer(Channel::Whatsapp),
     };
-    let filed = whatsapp::file_message(state, &phone, name.as_deref(), &message.id, chat).await?;
+    let filed = whatsapp::file_message(state, &sender, &message.id, chat).await?;
     Ok(Outcome::Filed(filed))
 }

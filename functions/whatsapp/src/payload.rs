@@ -38,6 +38,11 @@ struct MessagesValue {
 struct Contact {
     #[serde(default)]
     wa_id: Option<String>,
+    /// The business-scoped user id (BSUID), and its parent where Meta sends one.
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    parent_user_id: Option<String>,
     #[serde(default)]
     profile: Option<Profile>,
 }
@@ -46,6 +51,8 @@ struct Contact {
 struct Profile {
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +62,11 @@ struct RawMessage {
     /// business-scoped user id instead.
     #[serde(default)]
     from: Option<String>,
+    /// The sender's business-scoped user id: always there since 2026.
+    #[serde(default)]
+    from_user_id: Option<String>,
+    #[serde(default)]
+    from_parent_user_id: Option<String>,
     timestamp: String,
     #[serde(rename = "type")]
     kind: String,
@@ -73,7 +85,11 @@ pub struct Inbound {
     pub id: String,
     /// `None` when WhatsApp withheld the phone number.
     pub from: Option<String>,
+    /// The sender's WhatsApp user id (BSUID) and its parent, where the delivery has them.
+    pub user_id: Option<String>,
+    pub parent_user_id: Option<String>,
     pub name: Option<String>,
+    pub username: Option<String>,
     pub at: String,
     pub content: MessageText,
     /// A text that reads as a click-to-verify text.
@@ -177,21 +193,32 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
                 };
                 let content =
                     MessageText::try_from(content).map_err(|e| at(&format!("content {e}")))?;
-                // The sender's contact; a lone contact without a wa_id is taken as theirs.
-                let name = value
+                // The sender's contact, by phone or by user id; a lone contact that names
+                // neither is taken as theirs.
+                let from = raw.from.filter(|f| !f.is_empty());
+                let from_user = raw.from_user_id.filter(|u| !u.is_empty());
+                let contact = value
                     .contacts
                     .iter()
-                    .find(|c| c.wa_id.is_some() && c.wa_id == raw.from)
-                    .or_else(|| match value.contacts.as_slice() {
-                        [only] if only.wa_id.is_none() => Some(only),
-                        _ => None,
+                    .find(|c| {
+                        (c.wa_id.is_some() && c.wa_id == from)
+                            || (c.user_id.is_some() && c.user_id == from_user)
                     })
-                    .and_then(|c| c.profile.as_ref())
-                    .and_then(|p| p.name.clone());
+                    .or_else(|| match value.contacts.as_slice() {
+                        [only] if only.wa_id.is_none() && only.user_id.is_none() => Some(only),
+                        _ => None,
+                    });
+                let profile = contact.and_then(|c| c.profile.as_ref());
                 parsed.messages.push(Inbound {
                     id: raw.id,
-                    from: raw.from.filter(|f| !f.is_empty()),
-                    name,
+                    user_id: from_user.or_else(|| contact.and_then(|c| c.user_id.clone())),
+                    parent_user_id: raw
+                        .from_parent_user_id
+                        .or_else(|| contact.and_then(|c| c.parent_user_id.clone())),
+                    // A contact that pairs this user id with a phone gives the phone too.
+                    from: from.or_else(|| contact.and_then(|c| c.wa_id.clone())),
+                    name: profile.and_then(|p| p.name.clone()),
+                    username: profile.and_then(|p| p.username.clone()),
                     at: rfc3339(when),
                     content,
                     link,

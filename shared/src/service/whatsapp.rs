@@ -6,6 +6,7 @@ use chrono::Utc;
 
 use crate::AppState;
 use crate::channel::Channel;
+use crate::identity::{self, WhatsappSender};
 use crate::model::{Author, ChatMessage};
 use crate::phone::PhoneNumber;
 use crate::sessions::{self, Found, SessionError};
@@ -28,6 +29,9 @@ pub enum FileError {
     /// The sender's sessions kept ending under the write.
     #[error("the sender's session kept ending")]
     Contended,
+    /// The delivery names neither a phone nor a user id.
+    #[error("the message names no sender")]
+    NoSender,
     #[error(transparent)]
     Session(#[from] SessionError),
 }
@@ -38,11 +42,11 @@ impl From<crate::store::StoreError> for FileError {
     }
 }
 
-/// Files `chat` from `phone` (with the sender's profile `name`), Meta's `message_id`.
+/// Files `chat` from `sender` (their phone, their WhatsApp user id, or both: see
+/// `identity`), Meta's `message_id`.
 pub async fn file_message(
     state: &AppState,
-    phone: &PhoneNumber,
-    name: Option<&str>,
+    sender: &WhatsappSender,
     message_id: &str,
     chat: ChatMessage,
 ) -> Result<Filed, FileError> {
@@ -56,15 +60,38 @@ pub async fn file_message(
     let now = Utc::now();
     // One round trip: claiming the message id (the dedupe check: a redelivery must not
     // log the phone in again, or start a session after a logout) beside the lookup of
-    // the phone's session.
-    let (claim, found) = tokio::join!(
+    // the phone's session and of what the customers table says of the user id.
+    let (claim, found, records) = tokio::join!(
         state.store.claim(&dedupe, now),
-        sessions::find(state, phone)
+        async {
+            match &sender.phone {
+                Some(phone) => sessions::find(state, phone).await.map(Some),
+                None => Ok(None),
+            }
+        },
+        async {
+            match &sender.user {
+                Some(user) => state.store.whatsapp_user(user).await.map(Some),
+                None => Ok(None),
+            }
+        },
     );
     if let Claim::Seen { .. } = claim? {
         return Ok(Filed::Duplicate);
     }
-    let filed = file_claimed(state, phone, name, chat, found, now).await;
+    let filed = async {
+        let key = identity::settle(state, sender, records?)
+            .await?
+            .ok_or(FileError::NoSender)?;
+        // A sender known by user id alone: their session is looked up now.
+        let found = match (found?, sender.phone.as_ref() == Some(&key)) {
+            (Some(found), true) => found,
+            _ => sessions::find(state, &key).await?,
+        };
+        let name = sender.name.as_deref();
+        file_claimed(state, &key, name, chat, Ok(found), now).await
+    }
+    .await;
     if filed.is_err() {
         // Not filed: the provider's retry must find the id free.
         state.store.release(&dedupe, now).await;

@@ -155,7 +155,10 @@ impl Store {
             "expires_at = :exp".to_string(),
         ];
         let mut names: HashMap<String, String> = HashMap::new();
-        let mut condition = "attribute_exists(pk) AND expires_at > :epoch".to_string();
+        // A session merged into another takes no more writes: they go to that one.
+        let mut condition =
+            "attribute_exists(pk) AND expires_at > :epoch AND attribute_not_exists(merged_into)"
+                .to_string();
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
             (":now".into(), s(crate::model::rfc3339(now))),
             (":exp".into(), n(expires_at)),

@@ -44,6 +44,12 @@ pub struct CustomerItem {
     /// who came by WhatsApp, the import or an operator are proven.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unproven: bool,
+    /// The customer's WhatsApp user id (BSUID), once a delivery has carried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp_user_id: Option<String>,
+    /// Their WhatsApp username, where the profile shows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp_username: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -64,6 +70,8 @@ impl CustomerItem {
             password_hash: None,
             password_version: 0,
             unproven: false,
+            whatsapp_user_id: None,
+            whatsapp_username: None,
             created_at: now.to_string(),
             updated_at: now.to_string(),
         }

@@ -89,6 +89,14 @@ impl Store {
             .and_then(|lock| lock.get("session_id")?.as_s().ok().cloned()))
     }
 
+    /// A session read consistently in a batch of one (the functions that merge sessions
+    /// are granted BatchGetItem, not GetItem).
+    pub async fn session_in_batch(&self, session_id: &str) -> StoreResult<Option<SessionItem>> {
+        let table = &self.tables.sessions;
+        let mut found = self.get_batch(&[(table, s(session_id))]).await?;
+        decode(found.take(table, &s(session_id)))
+    }
+
     pub async fn session(&self, session_id: &str) -> StoreResult<Option<SessionItem>> {
         let out = self
             .db
@@ -136,7 +144,9 @@ impl Store {
                     serde_dynamo::to_attribute_value(mark).map_err(unexpected)?,
                 );
         }
-        let mut condition = "attribute_exists(pk) AND expires_at > :epoch".to_string();
+        let mut condition =
+            "attribute_exists(pk) AND expires_at > :epoch AND attribute_not_exists(merged_into)"
+                .to_string();
         if let Some((minter, root)) = terms.minted_by {
             condition.push_str(
                 " AND attribute_exists(tokens.#minter) AND attribute_exists(tokens.#root)",

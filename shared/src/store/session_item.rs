@@ -105,6 +105,13 @@ pub struct SessionItem {
     /// no proven channel of the phone joins it; the first proof ends it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unproven: bool,
+    /// Set when this session has been merged into another (its customer turned out to be
+    /// another's): it takes no more writes, and its tokens lead to that one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+    /// The sessions merged into this one, so that a merge run again folds nothing twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 impl SessionItem {

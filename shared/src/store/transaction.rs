@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Delete, Put, TransactWriteItem, Update,
+};
 
 use super::{StoreError, classify};
 
@@ -22,6 +24,11 @@ pub(crate) struct Transaction {
 impl Transaction {
     pub(crate) fn put(mut self, slot: &'static str, put: Put) -> Self {
         self.push(slot, TransactWriteItem::builder().put(put).build());
+        self
+    }
+
+    pub(crate) fn update(mut self, slot: &'static str, update: Update) -> Self {
+        self.push(slot, TransactWriteItem::builder().update(update).build());
         self
     }
 
