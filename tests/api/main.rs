@@ -32,3 +32,4 @@ mod upgrade;
 mod validation;
 mod walink;
 mod whatsapp;
+mod whatsapp_kinds;

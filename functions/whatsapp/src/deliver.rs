@@ -34,10 +34,13 @@ pub async fn deliver(state: &AppState, req: &Request) -> HttpResult {
     let parsed = payload::parse(body)?;
 
     let (mut stored, mut duplicates, mut skipped, mut link_texts) = (0, 0, 0, 0);
+    let (mut revised, mut ignored) = (0, parsed.ignored);
     for message in parsed.messages {
         match file(state, message).await? {
             Outcome::Filed(Filed::Stored) => stored += 1,
             Outcome::Filed(Filed::Duplicate) => duplicates += 1,
+            Outcome::Filed(Filed::Revised) => revised += 1,
+            Outcome::Filed(Filed::Unmatched) => ignored += 1,
             Outcome::Skipped => skipped += 1,
             Outcome::LinkText => link_texts += 1,
         }
@@ -48,7 +51,8 @@ pub async fn deliver(state: &AppState, req: &Request) -> HttpResult {
         "duplicates": duplicates,
         "skipped": skipped,
         "link_texts": link_texts,
-        "ignored": parsed.ignored,
+        "revised": revised,
+        "ignored": ignored,
     }))
 }
 
@@ -97,6 +101,14 @@ async fn file(state: &AppState, message: Inbound) -> Result<Outcome, ApiError> {
         at: message.at,
         written_by: Author::Customer(Channel::Whatsapp),
     };
-    let filed = whatsapp::file_message(state, &phone, name.as_deref(), &message.id, chat).await?;
+    let filed = whatsapp::file_message(
+        state,
+        &phone,
+        name.as_deref(),
+        &message.id,
+        chat,
+        message.action,
+    )
+    .await?;
     Ok(Outcome::Filed(filed))
 }

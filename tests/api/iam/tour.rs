@@ -50,7 +50,10 @@
 //!   sessions) beside `live_session_by_phone` ← every delivery; `phone_session`
 //!   (`customer_by_phone`, `create_customer`, `live_session_by_phone`,
 //!   `create_session`) ← a first message from a new phone; `write_changes` (UpdateItem
-//!   on sessions joining WhatsApp, PutItem on messages) ← a second message; a
+//!   on sessions joining WhatsApp, PutItem on messages) ← a second message; `session`
+//!   (GetItem) ← a catalog order; `whatsapp_sort_key` (GetItem on sessions) beside
+//!   `live_session_by_phone`, and `revise_message` (UpdateItem on messages) ← an edit
+//!   and a deletion; a
 //!   redelivery stops at its claim; `create_session` replacing (transaction Delete) ← a
 //!   message after the session expired; the claim given back when filing fails (rare:
 //!   UpdateItem, covered by every message); a customer created by another channel at the
@@ -348,8 +351,23 @@ async fn whatsapp(app: &App) {
     let first = delivery(&[(from, &wamid(), "hi")], "Ravi");
     assert_eq!(app.webhook(&first).await.body["stored"], 1);
     assert_eq!(app.webhook(&first).await.body["duplicates"], 1);
-    let second = delivery(&[(from, &wamid(), "still there?")], "Ravi");
+    let second_id = wamid();
+    let second = delivery(&[(from, &second_id, "still there?")], "Ravi");
     assert_eq!(app.webhook(&second).await.body["stored"], 1);
+    // A catalog order reads the live session's cart; an edit and a deletion read the
+    // original's claim and change the stored message.
+    let mut kinds = second.clone();
+    let order = json!({"from": from, "id": wamid(), "timestamp": "1795780801", "type": "order", "order": {"catalog_id": "1", "product_items": [{"product_retailer_id": "SKU-1", "quantity": 1, "item_price": 10, "currency": "INR"}]}});
+    let edit = json!({"from": from, "id": wamid(), "timestamp": "1795780802", "type": "edit", "edit": {"original_message_id": second_id, "message": {"type": "text", "text": {"body": "still here?"}}}});
+    let revoke = json!({"from": from, "id": wamid(), "timestamp": "1795780803", "type": "revoke", "revoke": {"original_message_id": second_id}});
+    kinds["entry"][0]["changes"][0]["value"]["messages"] = json!([order, edit, revoke]);
+    let reply = app.webhook(&kinds).await;
+    assert_eq!(
+        (reply.body["stored"].clone(), reply.body["revised"].clone()),
+        (json!(1), json!(2)),
+        "{:?}",
+        reply.body
+    );
 
     // After the session expired, the next message starts a new one in its place.
     let live = app.live_sessions(&phone).await;
