@@ -46,6 +46,7 @@ pub fn from_request(req: &Request, scope: &str) -> Result<Option<Dedupe>, ApiErr
         key: format!("idem#{scope}#{}", hex::encode(Sha256::digest(key))),
         fingerprint: hex::encode(Sha256::digest(req.body().as_ref())),
         ttl: Duration::hours(TTL_HOURS),
+        sort_key: None,
     }))
 }
 

@@ -224,12 +224,44 @@ impl From<Price> for f64 {
     }
 }
 
+/// An ISO 4217 currency code: three capital letters (`INR`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency(String);
+
+impl TryFrom<String> for Currency {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        if raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self(raw))
+        } else {
+            Err("must be an ISO 4217 code of three capital letters".into())
+        }
+    }
+}
+
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.0
+    }
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(expecting = "a cart item object with \"sku\", \"quantity\" and \"price\"")]
 pub struct CartItem {
     pub sku: Sku,
     pub quantity: Quantity,
     pub price: Price,
+    /// The price's currency, when the one who wrote the item said (a WhatsApp catalog
+    /// order always does); absent means the shop's own currency, as before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<Currency>,
 }
 
 /// A customer as the API shows it: never a password or its hash. The personal fields are
@@ -366,6 +398,10 @@ mod tests {
         let ok: CartItem =
             serde_json::from_str(r#"{"sku":"SKU-1","quantity":2,"price":499.5}"#).unwrap();
         assert_eq!(ok.sku.as_str(), "SKU-1");
+        assert_eq!(ok.currency, None);
+        let priced: CartItem =
+            serde_json::from_str(r#"{"sku":"A","quantity":1,"price":1,"currency":"INR"}"#).unwrap();
+        assert_eq!(priced.currency.map(String::from).as_deref(), Some("INR"));
         assert!(
             serde_json::from_str::<CartItem>(r#"{"sku":"A","quantity":1,"price":19.99}"#).is_ok()
         );
@@ -377,6 +413,7 @@ mod tests {
             r#"{"sku":"A","quantity":1,"price":0.001}"#,
             r#"{"sku":"A","quantity":1.5,"price":1}"#,
             r#"{"sku":"A\u0000","quantity":1,"price":1}"#,
+            r#"{"sku":"A","quantity":1,"price":1,"currency":"inr"}"#,
         ] {
             assert!(serde_json::from_str::<CartItem>(bad).is_err(), "{bad}");
         }

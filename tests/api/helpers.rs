@@ -458,6 +458,15 @@ impl App {
         (phone, reply)
     }
 
+    /// The contents of a session's stored messages, oldest first (the whole history).
+    pub async fn message_contents(&self, session_id: &str) -> Vec<String> {
+        let items = self.state.store.message_items(session_id).await.unwrap();
+        items
+            .iter()
+            .filter_map(|item| item.get("content")?.as_s().ok().cloned())
+            .collect()
+    }
+
     /// Fails if any of `secrets` is stored anywhere: every item of the three tables is
     /// scanned. A secret counts where it stands on its own (not inside a longer run of
     /// letters and digits), so that a 6-digit code is not "found" inside a timestamp.

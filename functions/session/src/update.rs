@@ -113,6 +113,7 @@ pub async fn update(state: &AppState, req: &Request) -> HttpResult {
         by,
         joins: None,
         dedupe: idempotency::from_request(req, &format!("update#{}", authed.session.id()))?,
+        ..Default::default()
     };
     let written = write::write(state, &authed.session, Some(writer), &changes).await?;
     // The answer shows the history as read before the write plus what this write added

@@ -35,10 +35,13 @@ pub async fn deliver(state: &AppState, req: &Request) -> HttpResult {
     let parsed = payload::parse(body)?;
 
     let (mut stored, mut duplicates, mut skipped, mut link_texts) = (0, 0, 0, 0);
+    let (mut revised, mut ignored) = (0, parsed.ignored);
     for message in parsed.messages {
         match file(state, message).await? {
             Outcome::Filed(Filed::Stored) => stored += 1,
             Outcome::Filed(Filed::Duplicate) => duplicates += 1,
+            Outcome::Filed(Filed::Revised) => revised += 1,
+            Outcome::Filed(Filed::Unmatched) => ignored += 1,
             Outcome::Skipped => skipped += 1,
             Outcome::LinkText => link_texts += 1,
         }
@@ -49,7 +52,8 @@ pub async fn deliver(state: &AppState, req: &Request) -> HttpResult {
         "duplicates": duplicates,
         "skipped": skipped,
         "link_texts": link_texts,
-        "ignored": parsed.ignored,
+        "revised": revised,
+        "ignored": ignored,
     }))
 }
 
@@ -64,13 +68,25 @@ enum Outcome {
 async fn file(state: &AppState, message: Inbound) -> Result<Outcome, ApiError> {
     // The sender: their phone when Meta shares it, their user id (BSUID) always since
     // 2026. Neither is logged; each identifies a person.
-    let phone = message.from.as_deref().and_then(|from| {
+    let parse = |digits: &str| {
         PhoneNumber::parse(
-            &format!("+{}", from.trim_start_matches('+')),
+            &format!("+{}", digits.trim_start_matches('+')),
             state.config.phone_region,
         )
         .ok()
-    });
+    };
+    // The answer to our request for the customer's contact details is their own number,
+    // which Meta vouches for (a card merely forwarded names someone, and links nothing).
+    let answered = message
+        .answers_contact_request
+        .then(|| {
+            message
+                .shared_contacts
+                .iter()
+                .find_map(|c| c.wa_id.as_deref())
+        })
+        .flatten();
+    let phone = message.from.as_deref().or(answered).and_then(parse);
     let user = message
         .user_id
         .as_deref()
@@ -117,6 +133,6 @@ async fn file(state: &AppState, message: Inbound) -> Result<Outcome, ApiError> {
         at: message.at,
         written_by: Author::Customer(Channel::Whatsapp),
     };
-    let filed = whatsapp::file_message(state, &sender, &message.id, chat).await?;
+    let filed = whatsapp::file_message(state, &sender, &message.id, chat, message.action).await?;
     Ok(Outcome::Filed(filed))
 }

@@ -3,7 +3,7 @@
 //! message is a phone-only login into the phone's session and a chat message in it.
 
 mod deliver;
-mod payload;
+pub mod payload;
 mod verify;
 
 use lambda_http::{Body, Request, Response};

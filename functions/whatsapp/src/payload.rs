@@ -1,12 +1,20 @@
 //! Meta's webhook payload, read strictly where we rely on it (message ids, senders,
-//! timestamps) and leniently elsewhere (unknown fields and change kinds are ignored).
+//! timestamps, a text's body) and leniently elsewhere (unknown fields and change kinds
+//! are ignored; a malformed kind's object still gives its placeholder). How each kind
+//! of message reads is in [`kinds`]; catalog orders in [`order`].
+
+mod kinds;
+mod order;
 
 use chrono::{DateTime, Utc};
 use omnisession::codes::LinkText;
 use omnisession::error::ApiError;
 use omnisession::model::{MessageText, limits, rfc3339};
+use omnisession::service::whatsapp::Action;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use kinds::Read;
 
 #[derive(Deserialize)]
 struct Delivery {
@@ -72,12 +80,19 @@ struct RawMessage {
     kind: String,
     #[serde(default)]
     text: Option<Text>,
+    /// Everything else: the kind's own object (`image`, `order`…), `context`, `origin`.
+    #[serde(flatten)]
+    fields: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
 struct Text {
     body: String,
 }
+
+/// What the content of a revision says when the customer deleted their message: the
+/// turn stays (the agent's answer to it still reads in order), the words do not.
+pub const DELETED: &str = "[deleted by the customer]";
 
 /// One inbound message, ready to file.
 #[derive(Debug)]
@@ -91,9 +106,30 @@ pub struct Inbound {
     pub name: Option<String>,
     pub username: Option<String>,
     pub at: String,
+    /// The words to file: a new message's, an edit's new words, or [`DELETED`].
     pub content: MessageText,
+    /// What filing does: a new message (with a catalog order's items for the cart), or
+    /// an edit or deletion of an earlier one.
+    pub action: Action,
     /// A text that reads as a click-to-verify text.
     pub link: Option<LinkMessage>,
+    /// The contact cards of a `contacts` message (empty for other kinds), for linking
+    /// identities: parsed here, not acted on.
+    pub shared_contacts: Vec<SharedContact>,
+    /// Whether Meta marks the message as the answer to the business's request for the
+    /// customer's contact details (see [`answers_contact_request`]).
+    pub answers_contact_request: bool,
+}
+
+/// One contact card the customer shared.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SharedContact {
+    /// The WhatsApp id of the card's first phone that has one (set by WhatsApp when the
+    /// number is on WhatsApp).
+    pub wa_id: Option<String>,
+    /// The card's phone numbers as the customer's address book wrote them
+    /// (`phones[].phone`: not normalised, maybe without a country code).
+    pub phones: Vec<String>,
 }
 
 /// A text that reads as a click-to-verify text.
@@ -127,17 +163,6 @@ pub struct Parsed {
     pub messages: Vec<Inbound>,
     pub ignored: usize,
 }
-
-/// Message types that are not something the customer said (reactions, system notices):
-/// acknowledged and ignored.
-const NOT_CHAT: [&str; 6] = [
-    "reaction",
-    "system",
-    "unsupported",
-    "unknown",
-    "ephemeral",
-    "request_welcome",
-];
 
 /// Reads the whole delivery before anything is stored, so that a malformed one is a 400
 /// with nothing half-written.
@@ -178,21 +203,29 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
                     .map_err(|_| at("timestamp must be epoch seconds"))?;
                 let when = DateTime::<Utc>::from_timestamp(seconds, 0)
                     .ok_or_else(|| at("timestamp is out of range"))?;
-                if NOT_CHAT.contains(&raw.kind.as_str()) {
-                    parsed.ignored += 1;
-                    continue;
-                }
                 let mut link = None;
-                let content = match (raw.kind.as_str(), raw.text) {
+                let (words, action) = match (raw.kind.as_str(), raw.text) {
                     ("text", Some(text)) => {
                         link = LinkMessage::recognise(&text.body);
-                        chat_text(&text.body)
+                        (text.body, Action::New { order: Vec::new() })
                     }
                     ("text", None) => return Err(at("text is required for a text message")),
-                    (kind, _) => format!("[{kind}]"),
+                    ("order", _) => {
+                        let (words, order) = order::read(raw.fields.get("order"));
+                        (words, Action::New { order })
+                    }
+                    (kind, _) => match kinds::read(kind, &raw.fields) {
+                        Read::Chat(words) => (words, Action::New { order: Vec::new() }),
+                        Read::Edit { original, words } => (words, Action::Edit { original }),
+                        Read::Delete { original } => (DELETED.into(), Action::Delete { original }),
+                        Read::Ignored => {
+                            parsed.ignored += 1;
+                            continue;
+                        }
+                    },
                 };
-                let content =
-                    MessageText::try_from(content).map_err(|e| at(&format!("content {e}")))?;
+                let content = MessageText::try_from(chat_text(&words))
+                    .map_err(|e| at(&format!("content {e}")))?;
                 // The sender's contact, by phone or by user id; a lone contact that names
                 // neither is taken as theirs.
                 let from = raw.from.filter(|f| !f.is_empty());
@@ -221,12 +254,60 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
                     username: profile.and_then(|p| p.username.clone()),
                     at: rfc3339(when),
                     content,
+                    action,
                     link,
+                    shared_contacts: shared_contacts(&raw.kind, &raw.fields),
+                    answers_contact_request: answers_contact_request(&raw.fields),
                 });
             }
         }
     }
     Ok(parsed)
+}
+
+/// The contact cards of a `contacts` message.
+fn shared_contacts(kind: &str, fields: &Map<String, Value>) -> Vec<SharedContact> {
+    if kind != "contacts" {
+        return Vec::new();
+    }
+    kinds::cards(fields.get("contacts"))
+        .into_iter()
+        .map(|card| SharedContact {
+            wa_id: card
+                .phones
+                .iter()
+                .filter_map(|p| p.wa_id.clone())
+                .find(|w| !w.trim().is_empty()),
+            phones: card
+                .phones
+                .into_iter()
+                .filter_map(|p| p.phone)
+                .filter(|p| !p.trim().is_empty())
+                .collect(),
+        })
+        .collect()
+}
+
+/// Whether the message answers our request for the customer's contact details. Meta's
+/// pages we found do not show the field in full: the request is the
+/// `REQUEST_CONTACT_INFO` button, and providers relaying the answer describe it as a
+/// `contacts` message whose card has `origin` `contact_request`. So this reads leniently:
+/// an `origin` on the message or on any of its cards, a string or an object with a
+/// `type`, naming either (any case).
+fn answers_contact_request(fields: &Map<String, Value>) -> bool {
+    let says = |origin: Option<&Value>| {
+        origin
+            .and_then(|o| o.as_str().or_else(|| o.get("type").and_then(Value::as_str)))
+            .is_some_and(|o| {
+                o.eq_ignore_ascii_case("request_contact_info")
+                    || o.eq_ignore_ascii_case("contact_request")
+            })
+    };
+    says(fields.get("origin"))
+        || fields
+            .get("contacts")
+            .and_then(Value::as_array)
+            .is_some_and(|cards| cards.iter().any(|c| says(c.get("origin"))))
 }
 
 /// WhatsApp allows 4096 characters, which can be more than our 4096-byte message limit:
@@ -282,6 +363,129 @@ mod tests {
         assert_eq!(String::from(parsed.messages[0].content.clone()), "[image]");
         assert_eq!(parsed.messages[0].at, "2026-11-27T12:00:00.000Z");
         assert_eq!(parsed.ignored, 1);
+    }
+
+    /// A delivery of `messages` (JSON objects, without the envelope's repetition).
+    fn one_delivery(messages: &str) -> Parsed {
+        let body = format!(
+            r#"{{"entry":[{{"changes":[{{"field":"messages","value":{{"contacts":[{{"profile":{{"name":"Asha"}},"wa_id":"919876543210"}}],"messages":[{messages}]}}}}]}}]}}"#
+        );
+        parse(body.as_bytes()).unwrap()
+    }
+
+    fn words(message: &Inbound) -> String {
+        String::from(message.content.clone())
+    }
+
+    #[test]
+    fn replies_media_places_and_unknown_kinds_read_as_words() {
+        let parsed = one_delivery(
+            r#"{"id":"a","from":"919876543210","timestamp":"1","type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"y","title":"Yes"}}},
+               {"id":"b","from":"919876543210","timestamp":"1","type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":"r","title":"Red","description":"d"}}},
+               {"id":"c","from":"919876543210","timestamp":"1","type":"button","button":{"payload":"P","text":"Talk to us"}},
+               {"id":"d","from":"919876543210","timestamp":"1","type":"video","video":{"caption":"look","mime_type":"video/mp4","id":"1"}},
+               {"id":"e","from":"919876543210","timestamp":"1","type":"location","location":{"latitude":12.5,"longitude":77.25}},
+               {"id":"f","from":"919876543210","timestamp":"1","type":"unsupported","errors":[{"code":131051,"title":"Message type unknown"}]},
+               {"id":"g","from":"919876543210","timestamp":"1","type":"unknown"},
+               {"id":"h","from":"919876543210","timestamp":"1","type":"Weird Type!"},
+               {"id":"i","from":"919876543210","timestamp":"1","type":"image","image":"not an object"},
+               {"id":"j","from":"919876543210","timestamp":"1","type":"ephemeral"}"#,
+        );
+        let all: Vec<String> = parsed.messages.iter().map(words).collect();
+        assert_eq!(
+            all,
+            [
+                "Yes",
+                "Red",
+                "Talk to us",
+                "[video] look",
+                "[location] (12.5, 77.25)",
+                "[unsupported message]",
+                "[unknown message]",
+                "[unknown message]",
+                "[image]",
+            ]
+        );
+        assert_eq!(parsed.ignored, 1);
+        assert!(
+            parsed
+                .messages
+                .iter()
+                .all(|m| m.action == Action::New { order: vec![] })
+        );
+    }
+
+    #[test]
+    fn shared_contacts_are_exposed_and_a_contact_request_answer_is_told() {
+        let parsed = one_delivery(
+            r#"{"id":"a","from":"919876543210","timestamp":"1","type":"contacts","contacts":[
+                 {"name":{"formatted_name":"Ravi K","first_name":"Ravi"},"phones":[{"phone":"+91 98765 00000","type":"CELL"},{"phone":"+91 98765 11111","wa_id":"919876511111","type":"WORK"}]},
+                 {"name":{"formatted_name":"No Phone"}}]},
+               {"id":"b","from":"919876543210","timestamp":"1","type":"contacts","contacts":[
+                 {"name":{"formatted_name":"Asha"},"phones":[{"phone":"+919876543210","wa_id":"919876543210"}],"origin":"REQUEST_CONTACT_INFO"}]}"#,
+        );
+        let [shared, answer] = parsed.messages.as_slice() else {
+            panic!("two messages")
+        };
+        assert_eq!(
+            words(shared),
+            "[contact] Ravi K +91 98765 00000, +91 98765 11111\n[contact] No Phone"
+        );
+        assert_eq!(
+            shared.shared_contacts,
+            [
+                SharedContact {
+                    wa_id: Some("919876511111".into()),
+                    phones: vec!["+91 98765 00000".into(), "+91 98765 11111".into()],
+                },
+                SharedContact::default(),
+            ]
+        );
+        assert!(!shared.answers_contact_request);
+        assert!(answer.answers_contact_request);
+        assert_eq!(
+            answer.shared_contacts[0].wa_id.as_deref(),
+            Some("919876543210")
+        );
+    }
+
+    #[test]
+    fn edits_and_deletions_name_their_original() {
+        let parsed = one_delivery(
+            r#"{"id":"a","from":"919876543210","timestamp":"1","type":"edit","edit":{"original_message_id":"wamid.O","message":{"context":{"id":"x"},"type":"text","text":{"body":"new words"}}}},
+               {"id":"b","from":"919876543210","timestamp":"1","type":"revoke","revoke":{"original_message_id":"wamid.O"}},
+               {"id":"c","from":"919876543210","timestamp":"1","type":"edit","context":{"id":"wamid.P"},"edit":{"type":"image","image":{"caption":"c"}}},
+               {"id":"d","from":"919876543210","timestamp":"1","type":"revoke","revoke":{}}"#,
+        );
+        let got: Vec<(String, Action)> = parsed
+            .messages
+            .iter()
+            .map(|m| (words(m), m.action.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "new words".into(),
+                    Action::Edit {
+                        original: "wamid.O".into()
+                    }
+                ),
+                (
+                    DELETED.into(),
+                    Action::Delete {
+                        original: "wamid.O".into()
+                    }
+                ),
+                (
+                    "[image] c".into(),
+                    Action::Edit {
+                        original: "wamid.P".into()
+                    }
+                ),
+            ]
+        );
+        assert_eq!(parsed.ignored, 1, "a revoke naming no message");
     }
 
     #[test]

@@ -29,6 +29,21 @@ pub struct SessionChanges {
     /// Makes the write happen at most once: a second write with the same key (a
     /// redelivered WhatsApp message, a client's retry) changes nothing.
     pub dedupe: Option<Dedupe>,
+    /// Replaces the cart only while it is still this one (a WhatsApp order merged into
+    /// the cart as read a moment ago): a cart replaced meanwhile makes the write
+    /// [`Applied::Gone`], and the caller reads it again.
+    pub cart_was: Option<Vec<CartItem>>,
+    /// The WhatsApp message id of the (one) message and the sort key it is stored under
+    /// (chosen before the write, and recorded on the id's claim: see
+    /// [`Dedupe::sort_key`]), so that the customer's later edit or deletion finds it.
+    pub whatsapp: Option<WhatsappMessage>,
+}
+
+/// A filed WhatsApp message's id and sort key, for [`SessionChanges::whatsapp`].
+#[derive(Clone, Debug)]
+pub struct WhatsappMessage {
+    pub id: String,
+    pub sort_key: String,
 }
 
 /// A write's identity for [`SessionChanges::dedupe`], remembered in a `seen#<key>` item
@@ -42,6 +57,11 @@ pub struct Dedupe {
     pub fingerprint: String,
     /// How long the key is remembered; after that the same key writes again.
     pub ttl: chrono::Duration,
+    /// Where the claimed write's message will be stored in its session's history (a
+    /// WhatsApp message's sort key, chosen before the write): kept on the claim, so that
+    /// a later edit or deletion of the message finds it without an index or a second
+    /// write. The claim holds no session id or phone: the edit's sender names the session.
+    pub sort_key: Option<String>,
 }
 
 /// The outcome of [`Store::apply_changes`].
@@ -128,11 +148,17 @@ impl Store {
             return Ok(Applied::Gone);
         };
         // One request's messages in parallel: their sort keys keep their order.
+        let whatsapp = changes.whatsapp.as_ref();
         let puts = changes.messages.iter().enumerate().map(|(i, message)| {
+            let key = match whatsapp {
+                Some(w) if i == 0 => w.sort_key.clone(),
+                _ => sort_key(message_time(message).unwrap_or(now), i),
+            };
             self.put_message(
                 session_id,
-                sort_key(message_time(message).unwrap_or(now), i),
+                key,
                 message,
+                whatsapp.map(|w| w.id.as_str()),
                 after.max_expires_at,
             )
         });
@@ -193,6 +219,13 @@ impl Store {
             sets.push("last_channel = :ch".into());
             values.insert(":ch".into(), s(channel.as_str()));
         }
+        if let Some(was) = &changes.cart_was {
+            condition.push_str(" AND cart = :cart_was");
+            values.insert(
+                ":cart_was".into(),
+                serde_dynamo::to_attribute_value(was).map_err(unexpected)?,
+            );
+        }
         if let Some(cart) = &changes.cart {
             sets.push("cart = :cart".into());
             values.insert(
@@ -246,7 +279,7 @@ impl Store {
         dedupe: &Dedupe,
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Claim> {
-        let request = self
+        let mut request = self
             .db
             .put_item()
             .table_name(&self.tables.sessions)
@@ -258,6 +291,9 @@ impl Store {
             .condition_expression("attribute_not_exists(pk) OR expires_at <= :epoch")
             .expression_attribute_values(":epoch", n(now.timestamp()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(key) = &dedupe.sort_key {
+            request = request.item("sk", s(key));
+        }
         let result = request.send().await;
         let old = match result {
             Ok(_) => return Ok(Claim::Claimed),

@@ -57,7 +57,8 @@ impl Store {
             .update_item()
             .table_name(&self.tables.sessions)
             .key("pk", s(from))
-            .update_expression("SET merged_into = :into")
+            // Out of the phone index too: the key it was under no longer names it.
+            .update_expression("SET merged_into = :into REMOVE phone")
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(merged_into) OR merged_into = :into)",
             )

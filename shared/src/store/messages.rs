@@ -28,10 +28,15 @@ impl super::Store {
         session_id: &str,
         sort_key: String,
         message: &ChatMessage,
+        whatsapp_id: Option<&str>,
         expires_at: i64,
     ) -> StoreResult<()> {
         let mut item: HashMap<String, AttributeValue> =
             serde_dynamo::to_item(message).map_err(unexpected)?;
+        if let Some(id) = whatsapp_id {
+            // Checked by an edit or deletion: it changes this message and no other.
+            item.insert("wamid".into(), AttributeValue::S(id.to_string()));
+        }
         item.insert("pk".into(), AttributeValue::S(session_id.to_string()));
         item.insert("sk".into(), AttributeValue::S(sort_key));
         item.insert(

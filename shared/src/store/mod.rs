@@ -9,7 +9,8 @@
 //!   phone. The `phone-index` GSI finds a phone's session across channels. `qr#<hash>`
 //!   holds a QR handoff code; `lockout#…` counts failed attempts (`guard`'s buckets);
 //!   `rate#…` counts events in a fixed window (logins minted per hour); `seen#…`
-//!   remembers delivered WhatsApp message ids and `Idempotency-Key`s; `code#…` and
+//!   remembers delivered WhatsApp message ids (and each one's sort key, for its edits)
+//!   and `Idempotency-Key`s; `code#…` and
 //!   `sends#…` hold verification codes and their sends, `walink#<id>` click-to-verify
 //!   links.
 //! - messages: every chat message, keyed by session id and a time-ordered sort key: the
@@ -24,6 +25,7 @@ mod lockout;
 mod merge;
 mod messages;
 mod qr;
+mod revisions;
 pub mod schema;
 mod session_item;
 mod tokens;
@@ -40,13 +42,15 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-pub use changes::{Applied, Claim, Dedupe, SessionChanges};
+pub use changes::{Applied, Claim, Dedupe, SessionChanges, WhatsappMessage};
 pub use codes::CodeTry;
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
 pub use identities::UserRecords;
 pub use join::{CreateSession, JoinTerms, Joined};
 pub use merge::{Fold, Rekeyed};
+pub(crate) use messages::sort_key;
 pub use qr::QrGrant;
+pub use revisions::{MessageLocation, Revision, whatsapp_claim_key};
 pub use session_item::{SessionItem, SkuMark, StoredLogin, TokenEntry};
 pub use walinks::{NewLink, StoredLink};
 

@@ -69,6 +69,8 @@ pub struct TokenEntry {
 pub struct SessionItem {
     /// The session id.
     pub pk: String,
+    /// The customer's key (their phone, or `u:<BSUID>`); absent on a merged session.
+    #[serde(default)]
     pub phone: String,
     pub customer_id: String,
     /// Channel name → when it first joined.

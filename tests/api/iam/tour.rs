@@ -50,7 +50,10 @@
 //!   sessions) beside `live_session_by_phone` ← every delivery; `phone_session`
 //!   (`customer_by_phone`, `create_customer`, `live_session_by_phone`,
 //!   `create_session`) ← a first message from a new phone; `write_changes` (UpdateItem
-//!   on sessions joining WhatsApp, PutItem on messages) ← a second message; a
+//!   on sessions joining WhatsApp, PutItem on messages) ← a second message; `session`
+//!   (GetItem) ← a catalog order; `whatsapp_sort_key` (GetItem on sessions) beside
+//!   `live_session_by_phone`, and `revise_message` (UpdateItem on messages) ← an edit
+//!   and a deletion; a
 //!   redelivery stops at its claim; `create_session` replacing (transaction Delete) ← a
 //!   message after the session expired; the claim given back when filing fails (rare:
 //!   UpdateItem, covered by every message); a customer created by another channel at the
@@ -58,6 +61,14 @@
 //!   the same in the session function); `prove_customer` (UpdateItem on customers) and
 //!   `end_session` ← the first message from the phone of an unproven signup.
 //! - session, again: `prove_customer` ← a signed phone login for an unproven signup.
+//! - whatsapp and session, by WhatsApp user id: `whatsapp_user` (BatchGetItem on
+//!   customers) ← every delivery or login that carries one; a merge of a user id's
+//!   session into a phone's: `link_whatsapp_user` (PutItem, UpdateItem on customers),
+//!   `locked_session` and `session_in_batch` (BatchGetItem on sessions), `mark_merged`
+//!   and `fold_session` (UpdateItem), `message_items` (Query on messages),
+//!   `copy_messages` (BatchWriteItem on messages), `release_lock` (DeleteItem on
+//!   sessions), `delete_customer_record` (DeleteItem on customers) ← a delivery, and a
+//!   signed login, naming both the phone and the user id.
 //! - verify: `code_sends` (BatchGetItem on sessions), `count_in_window` (UpdateItem),
 //!   `put_code_sends` and `put_code` (PutItem) ← every send; `take_code_try` (UpdateItem)
 //!   and `consume_code` (DeleteItem) ← every verify; a login code for a new phone runs
@@ -96,6 +107,7 @@ async fn iam_policies_grant_exactly_what_the_functions_use() {
     sales_memory(&app).await;
     whatsapp(&app).await;
     verify(&app).await;
+    identities(&app).await;
 
     let policies = iam.policies();
     let functions: BTreeSet<String> = Function::ALL
@@ -351,8 +363,23 @@ async fn whatsapp(app: &App) {
     let first = delivery(&[(from, &wamid(), "hi")], "Ravi");
     assert_eq!(app.webhook(&first).await.body["stored"], 1);
     assert_eq!(app.webhook(&first).await.body["duplicates"], 1);
-    let second = delivery(&[(from, &wamid(), "still there?")], "Ravi");
+    let second_id = wamid();
+    let second = delivery(&[(from, &second_id, "still there?")], "Ravi");
     assert_eq!(app.webhook(&second).await.body["stored"], 1);
+    // A catalog order reads the live session's cart; an edit and a deletion read the
+    // original's claim and change the stored message.
+    let mut kinds = second.clone();
+    let order = json!({"from": from, "id": wamid(), "timestamp": "1795780801", "type": "order", "order": {"catalog_id": "1", "product_items": [{"product_retailer_id": "SKU-1", "quantity": 1, "item_price": 10, "currency": "INR"}]}});
+    let edit = json!({"from": from, "id": wamid(), "timestamp": "1795780802", "type": "edit", "edit": {"original_message_id": second_id, "message": {"type": "text", "text": {"body": "still here?"}}}});
+    let revoke = json!({"from": from, "id": wamid(), "timestamp": "1795780803", "type": "revoke", "revoke": {"original_message_id": second_id}});
+    kinds["entry"][0]["changes"][0]["value"]["messages"] = json!([order, edit, revoke]);
+    let reply = app.webhook(&kinds).await;
+    assert_eq!(
+        (reply.body["stored"].clone(), reply.body["revised"].clone()),
+        (json!(1), json!(2)),
+        "{:?}",
+        reply.body
+    );
 
     // After the session expired, the next message starts a new one in its place.
     let live = app.live_sessions(&phone).await;
@@ -443,4 +470,51 @@ async fn verify(app: &App) {
         }
         assert_eq!(app.restore(&squatter.token()).await.status, 401, "{prove}");
     }
+}
+
+/// The merges of a WhatsApp user id's customer into a phone's, by the webhook and by the
+/// signed login.
+async fn identities(app: &App) {
+    // The webhook.
+    let (phone, _) = app.new_customer().await;
+    let user = format!("IN.{}", rand::random::<u64>());
+    let by_user = |user: &str, from: Option<&str>| {
+        let mut message = json!({"from_user_id": user, "id": wamid(), "timestamp": "1795780800",
+            "type": "text", "text": {"body": "hi"}});
+        let mut contact = json!({"profile": {"name": "Asha"}, "user_id": user});
+        if let Some(from) = from {
+            message["from"] = json!(from);
+            contact["wa_id"] = json!(from);
+        }
+        json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+            "value": {"contacts": [contact], "messages": [message]}}]}]})
+    };
+    assert_eq!(app.webhook(&by_user(&user, None)).await.body["stored"], 1);
+    let from = phone.trim_start_matches('+');
+    assert_eq!(
+        app.webhook(&by_user(&user, Some(from))).await.body["stored"],
+        1
+    );
+    assert!(
+        app.customers_item(&format!("phone#u:{user}"))
+            .await
+            .is_none()
+    );
+
+    // The signed login.
+    let (phone, _) = app.new_customer().await;
+    let user = format!("IN.{}", rand::random::<u64>());
+    let bot = app.whatsapp_login_user(&user, "Asha").await;
+    assert_eq!(bot.status, 200);
+    let said = json!({"messages": [{"role": "user", "content": "by user id"}]});
+    assert_eq!(app.update(&bot.token(), said).await.status, 200);
+    let body =
+        json!({"phone_number": phone, "user_id": user, "name": "Asha", "channel": "whatsapp"});
+    let req = with_raw_body(event("session-login"), &body.to_string());
+    assert_eq!(app.send(app.signed_now(req)).await.status, 200);
+    assert!(
+        app.customers_item(&format!("phone#u:{user}"))
+            .await
+            .is_none()
+    );
 }
