@@ -507,6 +507,9 @@ pub struct Authenticated {
     pub session: SessionItem,
     pub token_id: String,
     pub login: TokenEntry,
+    /// The session the token was issued in, where the login's own item lives: not
+    /// `session` when that one was merged into it since.
+    pub issued_in: String,
 }
 
 impl Authenticated {
@@ -603,6 +606,7 @@ pub async fn authenticate(
         session,
         token_id: token.token_id,
         login,
+        issued_in: token.session_id.as_str().to_string(),
     })
 }
 
@@ -738,7 +742,7 @@ pub async fn step_up(state: &AppState, authed: &mut Authenticated) -> Result<(),
             &authed.token_id,
             &raised,
             Level::Password,
-            own_item,
+            own_item.then_some(authed.issued_in.as_str()),
             proven,
         )
         .await?;

@@ -592,3 +592,34 @@ async fn codes_are_stored_only_as_hmacs() {
     );
     app.assert_stored_nowhere(&[code, second, password]).await;
 }
+
+/// A customer known only by their WhatsApp user id proves a phone with a code, through
+/// the bot's login: the two customers become one, and that login is stepped up in the
+/// phone's session.
+#[tokio::test]
+async fn a_code_proves_the_phone_of_a_username_customer_and_merges_them() {
+    let app = App::with_standin(&[]).await;
+    let (phone, web) = app.new_customer().await;
+    let user = format!("IN.{}", rand::random::<u64>());
+    let bot = app.whatsapp_login_user(&user, "Asha").await;
+    assert_eq!(bot.status, 200, "{:?}", bot.body);
+    let said = json!({"messages": [{"role": "user", "content": "said by username"}]});
+    assert_eq!(app.update(&bot.token(), said).await.status, 200);
+
+    assert_eq!(app.send_code(&phone, "login").await.status, 202);
+    let body = json!({"phone_number": phone, "code": app.last_code(&phone), "purpose": "login", "channel": "web"});
+    let proven = app
+        .send(with_token(
+            with_body(event("auth-code-verify"), &body),
+            &bot.token(),
+        ))
+        .await;
+    assert_eq!(proven.status, 200, "{:?}", proven.body);
+    assert_eq!(proven.token(), bot.token());
+    assert_eq!(proven.session_id(), web.session_id());
+    let restore = app.restore(&web.token()).await;
+    let chat = restore.body["session"]["chat_context"].to_string();
+    assert!(chat.contains("said by username"), "{chat}");
+    // The bot's login is at password level now.
+    assert_eq!(app.qr_init(&bot.token()).await.status, 200);
+}

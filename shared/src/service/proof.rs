@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 use crate::AppState;
 use crate::channel::Channel;
 use crate::codes::{CODE_TTL_SECS, Code, Purpose, Sends, macs_match};
+use crate::identity::{self, WhatsappSender};
 use crate::logins::{Maker, NewLogin};
 use crate::model::{LoginResponse, rfc3339};
 use crate::passwords::Password;
-use crate::phone::PhoneNumber;
+use crate::phone::{PhoneNumber, WhatsappUserId};
 use crate::secrets::fingerprint;
 use crate::sessions::{self, Assurance, Authenticated, SessionError};
 use crate::store::{JoinTerms, StoreError};
@@ -174,10 +175,19 @@ pub async fn verify_code(
         purpose,
         ..
     } = verification;
+    // A step-up proves the token's own phone; a customer known only by their WhatsApp
+    // user id proves the phone that becomes theirs (their customer is merged into it).
+    let mut links_user = None;
     if let Some((authed, _)) = &verification.step_up
         && authed.session.phone != phone.as_str()
     {
-        return Err(VerifyError::OtherPhone);
+        let key = PhoneNumber::from_stored(authed.session.phone.clone());
+        links_user = key
+            .whatsapp_user()
+            .and_then(|user| WhatsappUserId::parse(user).ok());
+        if links_user.is_none() {
+            return Err(VerifyError::OtherPhone);
+        }
     }
     let now = Utc::now().timestamp();
     let tried = state
@@ -201,6 +211,12 @@ pub async fn verify_code(
     let login = NewLogin::direct(verification.channel, Level::Password, maker);
     match (purpose, verification.step_up, verification.new_password) {
         (Purpose::Login, Some((mut authed, token)), _) => {
+            if let Some(user) = links_user {
+                let sender = WhatsappSender::default();
+                identity::link(state, &user, phone, &sender).await?;
+                // The token's login now stands in the phone's session.
+                authed = sessions::authenticate(state, Some(token)).await?;
+            }
             sessions::step_up(state, &mut authed).await?;
             Ok(sessions::stepped_up(state, &authed, token).await?)
         }

@@ -103,8 +103,9 @@ impl Store {
     }
 
     /// Steps a login up in place (the same token) to `level`: `raised` replaces what the
-    /// session keeps of it (and, with `own_item`, its own item's level follows), while it
-    /// stands. `proven` also ends the session's unproven state. `false` if the login has
+    /// session keeps of it and, for a login stored as a mark, its own item's level
+    /// follows (`own_item_in`: the session the token was issued in, where the item is),
+    /// while it stands. `proven` also ends the session's unproven state. `false` if the login has
     /// gone meanwhile.
     pub async fn raise_login(
         &self,
@@ -112,7 +113,7 @@ impl Store {
         token_id: &str,
         raised: &StoredLogin,
         level: crate::token::Level,
-        own_item: bool,
+        own_item_in: Option<&str>,
         proven: bool,
     ) -> StoreResult<bool> {
         let mut update = "SET tokens.#tid = :login".to_string();
@@ -133,12 +134,12 @@ impl Store {
             );
         // The own item first: the session's mark is what makes the login stand, so a
         // crash in between leaves a login that stands at its old level.
-        if own_item {
+        if let Some(issued_in) = own_item_in {
             let result = self
                 .db
                 .update_item()
                 .table_name(&self.tables.sessions)
-                .key("pk", s(login_key(session_id, token_id)))
+                .key("pk", s(login_key(issued_in, token_id)))
                 .update_expression("SET #level = :level")
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_names("#level", "level")

@@ -438,6 +438,22 @@ async fn verify(app: &App) {
         .await;
     assert_eq!(stepped.status, 200, "{:?}", stepped.body);
 
+    // A WhatsApp username customer proves a phone with a code: merged into it.
+    let (owned, _) = app.new_customer().await;
+    let user = format!("IN.{}", rand::random::<u64>());
+    let bot = app.whatsapp_login_user(&user, "Asha").await;
+    let said = json!({"messages": [{"role": "user", "content": "by user id"}]});
+    assert_eq!(app.update(&bot.token(), said).await.status, 200);
+    assert_eq!(app.send_code(&owned, "login").await.status, 202);
+    let body = json!({"phone_number": owned, "code": app.last_code(&owned), "purpose": "login", "channel": "web"});
+    let merged = app
+        .send(with_token(
+            with_body(event("auth-code-verify"), &body),
+            &bot.token(),
+        ))
+        .await;
+    assert_eq!(merged.status, 200, "{:?}", merged.body);
+
     // A click-to-verify link: made, its text sent from WhatsApp (the whatsapp function
     // binds it), collected.
     let link = crate::walink::web_link(app).await;
