@@ -270,6 +270,17 @@ impl Store {
         Err(cancelled.into_error())
     }
 
+    /// A transaction's deletion of `key`'s lock, which holds only while `session_id` has it.
+    pub(super) fn lock_release(&self, key: &str, session_id: &str) -> StoreResult<Delete> {
+        Delete::builder()
+            .table_name(&self.tables.sessions)
+            .key("pk", lock_key(key))
+            .condition_expression("session_id = :sid")
+            .expression_attribute_values(":sid", s(session_id))
+            .build()
+            .map_err(unexpected)
+    }
+
     /// Ends the session on every channel: deletes it and releases the phone's lock.
     /// Its messages expire with the session's absolute cap (the messages table's TTL).
     pub async fn end_session(&self, session: &SessionItem) -> StoreResult<()> {
@@ -278,13 +289,7 @@ impl Store {
             .key("pk", s(session.id()))
             .build()
             .map_err(unexpected)?;
-        let release_lock = Delete::builder()
-            .table_name(&self.tables.sessions)
-            .key("pk", lock_key(&session.phone))
-            .condition_expression("session_id = :sid")
-            .expression_attribute_values(":sid", s(session.id()))
-            .build()
-            .map_err(unexpected)?;
+        let release_lock = self.lock_release(&session.phone, session.id())?;
         let cancelled = match Transaction::default()
             .delete(SESSION, delete_session)
             .delete(LOCK, release_lock)

@@ -7,9 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, PutRequest, ReturnValue, Update, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValue, Update, WriteRequest};
 
 use super::transaction::{Outcome, Transaction};
 use super::{
@@ -246,13 +244,7 @@ impl Store {
             .expression_attribute_values(":from", s(&session.phone))
             .build()
             .map_err(unexpected)?;
-        let release_lock = Delete::builder()
-            .table_name(&self.tables.sessions)
-            .key("pk", lock_key(&session.phone))
-            .condition_expression("session_id = :sid")
-            .expression_attribute_values(":sid", s(session.id()))
-            .build()
-            .map_err(unexpected)?;
+        let release_lock = self.lock_release(&session.phone, session.id())?;
         let cancelled = match Transaction::default()
             .put(NEW_LOCK, take_lock)
             .update(SESSION, move_session)
