@@ -133,11 +133,13 @@ pub async fn link(
     let name = sender.name.as_deref();
     let into = sessions::customer_for_phone(state, phone, name, None).await?;
     let into = sessions::prove(state, into, name).await?;
-    // The pointer first: from here on, deliveries by the user id alone go to the phone.
-    state
-        .store
-        .link_whatsapp_user(user, phone, &rfc3339(Utc::now()))
-        .await?;
+    // The pointers first: from here on, deliveries by the user id (or its parent id)
+    // alone go to the phone.
+    let now = rfc3339(Utc::now());
+    state.store.link_whatsapp_user(user, phone, &now).await?;
+    if let Some(parent) = &sender.parent {
+        state.store.link_whatsapp_user(parent, phone, &now).await?;
+    }
     merge_user(state, user, &into).await
 }
 

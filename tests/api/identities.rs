@@ -320,3 +320,32 @@ async fn a_merge_cut_short_is_finished_by_the_next_delivery() {
             .is_none()
     );
 }
+
+/// A history longer than a transaction's 100 items moves whole, once; and a parent user
+/// id sent with the pair leads to the phone too.
+#[tokio::test]
+async fn a_long_history_merges_whole_and_the_parent_id_is_linked() {
+    let app = App::new().await;
+    let (phone, web) = app.new_customer().await;
+    let user = new_user_id();
+    let bot = app.whatsapp_login_user(&user, "Asha").await;
+    for batch in 0..13 {
+        let messages: Vec<Value> = (0..10)
+            .map(|i| json!({"role": "user", "content": format!("m{}", batch * 10 + i)}))
+            .collect();
+        let said = app
+            .update(&bot.token(), json!({ "messages": messages }))
+            .await;
+        assert_eq!(said.status, 200, "{:?}", said.body);
+    }
+    let parent = format!("IN.ENT.{}", rand::random::<u64>());
+    let mut both = message_from(Some(&digits(&phone)), Some(&user), "paired");
+    both["entry"][0]["changes"][0]["value"]["contacts"][0]["parent_user_id"] = json!(parent);
+    stored(&app, &both).await;
+    let texts = app.message_contents(&web.session_id()).await;
+    assert_eq!(texts.len(), 131, "130 merged and the pairing message");
+    let expected: Vec<String> = (0..130).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts[..130], expected[..], "in time order");
+    let pointer = app.customers_item(&format!("user#{parent}")).await.unwrap();
+    assert_eq!(pointer["phone"].as_s().unwrap(), &phone);
+}
