@@ -21,6 +21,7 @@ pub mod config;
 pub mod courier;
 pub mod entering;
 pub mod error;
+pub mod events;
 pub mod guard;
 pub mod http;
 pub mod idempotency;

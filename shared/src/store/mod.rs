@@ -14,11 +14,13 @@
 //!   `sends#…` hold verification codes and their sends, `walink#<id>` click-to-verify
 //!   links.
 //! - messages: every chat message, keyed by session id and a time-ordered sort key: the
-//!   only copy of the history, so a session item's size does not grow with it.
+//!   only copy of the history, so a session item's size does not grow with it; and each
+//!   customer's account events (`events#<customer id>`, 90 days; see `events`).
 
 mod changes;
 mod codes;
 mod customers;
+mod events;
 mod identities;
 mod join;
 mod lockout;
