@@ -250,6 +250,16 @@ impl From<crate::service::account::PasswordError> for ApiError {
     }
 }
 
+impl From<crate::service::devices::DevicesError> for ApiError {
+    fn from(err: crate::service::devices::DevicesError) -> Self {
+        use crate::service::devices::DevicesError as E;
+        match err {
+            E::UnknownLogin => Self::NotFound("no login of this session has that login_id".into()),
+            E::Session(err) => err.into(),
+        }
+    }
+}
+
 impl From<crate::service::proof::SendError> for ApiError {
     fn from(err: crate::service::proof::SendError) -> Self {
         use crate::service::proof::SendError as E;

@@ -182,6 +182,7 @@ async fn merge_user(
         };
         if target != from.id() {
             merge_sessions(state, &from, &target).await?;
+            crate::events::record(state, &into.customer_id, crate::events::merged()).await;
         }
         state.store.release_lock(&from_key, &from_id).await?;
     }

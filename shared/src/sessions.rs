@@ -8,6 +8,7 @@ use crate::AppState;
 use crate::channel::Channel;
 use crate::config::KioskHistory;
 use crate::entering::{self, Entry, Started};
+use crate::events::{self, AccountEvent, EventKind};
 use crate::logins::{self, LoginMark, Maker, NewLogin};
 use crate::model::{ChatMessage, LoginResponse, limits, rfc3339};
 use crate::phone::PhoneNumber;
@@ -122,9 +123,18 @@ pub async fn enter(
     terms: JoinTerms<'_>,
     found: Found,
 ) -> Result<LoginResponse, SessionError> {
-    enter_session(state, customer, Some(login), &terms, found)
-        .await?
-        .into_response(customer, state.config.kiosk_phone_history)
+    let mut event = AccountEvent::new(EventKind::Login).on(login.channel);
+    if let Maker::Kiosk(fingerprint) = &login.maker {
+        event = event.from_kiosk(fingerprint);
+    }
+    // Recorded beside the join or start (no round trip of its own): the credential was
+    // proven, so the event stands even if the join is then refused (a password change
+    // at that instant, DynamoDB unavailable).
+    let (entered, ()) = tokio::join!(
+        enter_session(state, customer, Some(login), &terms, found),
+        events::record(state, &customer.customer_id, event),
+    );
+    entered?.into_response(customer, state.config.kiosk_phone_history)
 }
 
 /// The one way into a phone's session, with a login or without one (the webhook): the

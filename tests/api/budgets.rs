@@ -14,24 +14,30 @@ async fn a_password_login_makes_two_round_trips_and_a_restore_one() {
     counter.take();
 
     // Joining the live session: customer with its lockout beside the phone index, then
-    // the join (the login's mark) beside the login's own item and the end of the history
-    // (which the answer shows).
+    // the join (the login's mark) beside the login's own item, the login's account event
+    // and the end of the history (which the answer shows).
     let login = app.login(&phone, "secret-pass", "kiosk").await;
     assert_eq!(login.status, 200);
     assert_eq!(
         counter.take_round_trips(),
-        ["BatchGetItem + Query", "PutItem + Query + UpdateItem"]
+        [
+            "BatchGetItem + Query",
+            "PutItem + PutItem + Query + UpdateItem"
+        ]
     );
 
     // Starting a session: customer with its lockout beside the phone index, one
-    // transaction beside the login's own item.
+    // transaction beside the login's own item and its account event.
     assert_eq!(app.end(&web.token(), "global").await.status, 200);
     counter.take();
     let fresh = app.login(&phone, "secret-pass", "web").await;
     assert_eq!(fresh.body["reused"], false);
     assert_eq!(
         counter.take_round_trips(),
-        ["BatchGetItem + Query", "PutItem + TransactWriteItems"]
+        [
+            "BatchGetItem + Query",
+            "PutItem + PutItem + TransactWriteItems"
+        ]
     );
 
     // A restore with no expiry write due: one strongly consistent read of the session

@@ -82,6 +82,7 @@ fn route_path(sample: &str) -> String {
     sample
         .replace("REPLACE_WITH_SESSION_ID", "{sid}")
         .replace("REPLACE_WITH_LINK_ID", "{link_id}")
+        .replace("REPLACE_WITH_LOGIN_ID", "{login_id}")
 }
 
 #[test]

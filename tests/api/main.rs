@@ -7,6 +7,7 @@ mod budgets;
 mod channels;
 mod codes;
 mod courier;
+mod devices;
 mod drift;
 mod dynamodb_local;
 mod e2e;

@@ -1,6 +1,8 @@
-//! The auth endpoint group: password signup, login and logout for web and kiosk.
+//! The auth endpoint group: password signup, login and logout for web and kiosk, and the
+//! customer's own logins (listing them, ending one).
 
 mod account;
+mod devices;
 mod login;
 mod logout;
 mod signup;
@@ -27,6 +29,8 @@ pub static ROUTES: &[Route] = &[
     Route::new("POST", "/auth/logout", |s, r, _| Box::pin(logout::logout(s, r))),
     Route::new("POST", "/auth/logout-all", |s, r, _| Box::pin(account::logout_all(s, r))),
     Route::new("POST", "/auth/password", |s, r, _| Box::pin(account::change_password(s, r))),
+    Route::new("GET", "/auth/sessions", |s, r, _| Box::pin(devices::list(s, r))),
+    Route::new("DELETE", "/auth/sessions/{login_id}", |s, r, p| Box::pin(devices::end(s, r, p))),
 ];
 
 /// Password logins are for the web and the kiosk; WhatsApp logs in by phone.

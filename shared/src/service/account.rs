@@ -5,6 +5,7 @@ use chrono::Utc;
 
 use crate::AppState;
 use crate::channel::Channel;
+use crate::events::{self, AccountEvent, EventKind};
 use crate::guard::{self, GuardError};
 use crate::logins::{Maker, NewLogin};
 use crate::model::{LoginResponse, rfc3339};
@@ -118,21 +119,42 @@ pub async fn change_password(
         .ok_or(PasswordError::WrongPassword)?;
     // The new version goes with the revocation: a password login checked against the
     // old password a moment ago cannot join afterwards.
-    state
-        .store
-        .revoke_all_tokens(authed.session.id(), Some(version))
-        .await?;
+    let (revoked, ()) = tokio::join!(
+        state
+            .store
+            .revoke_all_tokens(authed.session.id(), Some(version)),
+        events::record(
+            state,
+            &customer.customer_id,
+            by(authed, EventKind::PasswordChange)
+        ),
+    );
+    revoked?;
     Ok(())
 }
 
 /// Ends the login `authed`: its token stops working at once, the customer's other
 /// logins stay (logging out of a public kiosk leaves the phone signed in).
 pub async fn log_out(state: &AppState, authed: &Authenticated) -> Result<(), StoreError> {
-    state
-        .store
-        .revoke_token(authed.session.id(), &authed.token_id)
-        .await?;
+    let mark = authed
+        .session
+        .tokens
+        .get(&authed.token_id)
+        .map(|s| s.mark(&authed.token_id));
+    let event = by(authed, EventKind::Logout).of_login(&authed.token_id, mark.as_ref());
+    let (revoked, ()) = tokio::join!(
+        state
+            .store
+            .revoke_token(authed.session.id(), &authed.token_id),
+        events::record(state, &authed.session.customer_id, event),
+    );
+    revoked?;
     Ok(())
+}
+
+/// An event `kind` done by the login `authed`.
+fn by(authed: &Authenticated, kind: EventKind) -> AccountEvent {
+    AccountEvent::new(kind).on(authed.login.channel)
 }
 
 /// Signs every login of the session out at once.
@@ -140,14 +162,27 @@ pub async fn log_out_everywhere(
     state: &AppState,
     authed: &Authenticated,
 ) -> Result<(), StoreError> {
-    state
-        .store
-        .revoke_all_tokens(authed.session.id(), None)
-        .await
+    let (revoked, ()) = tokio::join!(
+        state.store.revoke_all_tokens(authed.session.id(), None),
+        events::record(
+            state,
+            &authed.session.customer_id,
+            by(authed, EventKind::LogoutAll)
+        ),
+    );
+    revoked
 }
 
 /// Ends the session on every channel: it and its lock are deleted, so the next login
 /// starts afresh.
 pub async fn end_session(state: &AppState, authed: &Authenticated) -> Result<(), StoreError> {
-    state.store.end_session(&authed.session).await
+    let (ended, ()) = tokio::join!(
+        state.store.end_session(&authed.session),
+        events::record(
+            state,
+            &authed.session.customer_id,
+            by(authed, EventKind::LogoutAll)
+        ),
+    );
+    ended
 }

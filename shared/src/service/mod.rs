@@ -5,6 +5,7 @@
 //! statuses are chosen at the edge only.
 //!
 //! - [`account`]: signup, a password change, ending one login, every login, the session;
+//! - [`devices`]: listing the logins of my session, ending one of them;
 //! - [`login`]: a password login, a QR code and its handoff to a kiosk, a token opening
 //!   another channel;
 //! - [`write`]: every write to a live session (the customer's update, the agent's writes);
@@ -16,6 +17,7 @@
 //! `sessions::phone_login` already.
 
 pub mod account;
+pub mod devices;
 pub mod login;
 pub mod proof;
 pub mod walink;

@@ -249,6 +249,12 @@ async fn reset(
         .set_password_hash(phone, &hash, None, &rfc3339(Utc::now()))
         .await?
         .ok_or(SessionError::CustomerGone)?;
+    crate::events::record(
+        state,
+        &customer.customer_id,
+        crate::events::reset(login.channel),
+    )
+    .await;
     // The lock, not the eventually consistent index, names the live session: a login
     // made a moment before the reset must end with the others.
     if let Some(session_id) = state.store.locked_session(phone.as_str()).await? {

@@ -57,6 +57,37 @@ impl Store {
         Ok((session, login))
     }
 
+    /// The own items of logins, by (session issued in, token id), in strongly consistent
+    /// `BatchGetItem`s of at most 100 keys (one round trip for a session's few dozen
+    /// logins). Missing items are left out.
+    pub async fn login_items(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> StoreResult<HashMap<(String, String), TokenEntry>> {
+        let table = &self.tables.sessions;
+        let mut wanted: Vec<(String, String)> = keys
+            .iter()
+            .map(|(sid, tid)| (sid.to_string(), tid.to_string()))
+            .collect();
+        // A batch refuses a key named twice.
+        wanted.sort();
+        wanted.dedup();
+        let mut found = HashMap::new();
+        for chunk in wanted.chunks(100) {
+            let batch: Vec<(&str, AttributeValue)> = chunk
+                .iter()
+                .map(|(sid, tid)| (table.as_str(), s(login_key(sid, tid))))
+                .collect();
+            let mut items = self.get_batch(&batch).await?;
+            for ((sid, tid), (_, key)) in chunk.iter().zip(&batch) {
+                if let Some(entry) = decode(items.take(table, key))? {
+                    found.insert((sid.clone(), tid.clone()), entry);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Slides the expiry of a live session and records that one of its logins was used
     /// (a pure read does this at most once per touch interval).
     /// `used` is the login as it stands in the session, used now.

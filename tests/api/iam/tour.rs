@@ -20,7 +20,10 @@
 //!   login after the session expired; `authenticate` (GetItem on sessions) and
 //!   `revoke_token` ← logout; `set_password_hash` (UpdateItem on customers),
 //!   `revoke_all_tokens` ← password change; `revoke_all_tokens` ← logout-all; a trim of
-//!   logins beyond their quota (rare: UpdateItem, covered by every join).
+//!   logins beyond their quota (rare: UpdateItem, covered by every join); `put_event`
+//!   (PutItem on messages) ← every login, logout, revocation, password change and
+//!   logout-all; `authenticate` and `login_items` (BatchGetItem on sessions) ← the list of
+//!   logins; `revoke_token` ← ending a login.
 //! - session: `customer_by_phone`, `create_customer`, `live_session_by_phone`,
 //!   `create_session` ← a kiosk start for a new phone; `join_session` ← a kiosk start for
 //!   a known phone and a signed phone login; `authenticate` + `customer_of` +
@@ -74,7 +77,8 @@
 //!   and `consume_code` (DeleteItem) ← every verify; a login code for a new phone runs
 //!   `phone_login` (`customer_by_phone`, `create_customer`, `live_session_by_phone`,
 //!   `create_session`, `last_messages`); a reset runs `set_password_hash` (UpdateItem on
-//!   customers), `locked_session` (BatchGetItem), `revoke_all_tokens` and a join; a
+//!   customers), `locked_session` (BatchGetItem), `revoke_all_tokens` and a join;
+//!   `put_event` (PutItem on messages) ← every code login and reset; a
 //!   step-up runs `authenticate`, `raise_login` (UpdateItem ×2) and `customer_of`
 //!   (GetItem on customers); a code for an unproven signup's phone runs `prove_customer`
 //!   and `end_session`; an SMS is one SNS `Publish` (seen by the stand-in); a
@@ -209,6 +213,18 @@ async fn auth(app: &App) {
 
     let web = app.login(&phone, new_password, "web").await;
     assert_eq!(web.status, 200, "{:?}", web.body);
+    let kiosk = app.login(&phone, new_password, "kiosk").await;
+    let listed = app
+        .send(with_token(event("auth-sessions"), &web.token()))
+        .await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    let kiosk_id = kiosk.token().split('.').nth(1).unwrap().to_string();
+    let end = with_path(
+        event("auth-sessions-login_id"),
+        &format!("/auth/sessions/{kiosk_id}"),
+    );
+    let ended = app.send(with_token(end, &web.token())).await;
+    assert_eq!(ended.status, 200, "{:?}", ended.body);
     let all = app
         .send(with_token(event("auth-logout-all"), &web.token()))
         .await;

@@ -1,0 +1,140 @@
+//! Self-service over one's own logins: listing the logins of my session (`GET
+//! /auth/sessions`) and ending one of them (`DELETE /auth/sessions/{login_id}`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::channel::Channel;
+use crate::events::{self, AccountEvent, EventKind};
+use crate::logins::{self, Group};
+use crate::model::rfc3339;
+use crate::sessions::{Authenticated, SessionError};
+use crate::store::{StoreError, StoredLogin, TokenEntry};
+use crate::token::Level;
+
+/// Why a login could not be ended.
+#[derive(Debug, thiserror::Error)]
+pub enum DevicesError {
+    /// No standing login of the caller's session has this id (or it ended meanwhile).
+    #[error("no login of this session has that id")]
+    UnknownLogin,
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl From<StoreError> for DevicesError {
+    fn from(err: StoreError) -> Self {
+        DevicesError::Session(err.into())
+    }
+}
+
+/// One login as its customer sees it: never its token or its hash.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoginView {
+    /// The token id: public, it names the login without opening it.
+    pub login_id: String,
+    pub channel: Channel,
+    pub level: Level,
+    pub issued_at: String,
+    /// Written at most once per touch interval (an hour), like the session's expiry.
+    pub last_used_at: String,
+    /// The fingerprint of the kiosk key that made a kiosk login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kiosk: Option<String>,
+    /// The login that asks.
+    pub current: bool,
+}
+
+/// The standing logins of `authed`'s session, oldest first. The channel and issue time
+/// are in each login's own item: one `BatchGetItem` reads them all, looking in this
+/// session and in the sessions merged into it (a merged login's item stays where it was
+/// issued). A login whose item is found nowhere cannot authenticate, so it is not shown.
+pub async fn list(state: &AppState, authed: &Authenticated) -> Result<Vec<LoginView>, StoreError> {
+    let session = &authed.session;
+    let marks = session.logins();
+    let standing: Vec<(&String, &StoredLogin)> = session
+        .tokens
+        .iter()
+        .filter(|(id, _)| {
+            marks
+                .get(*id)
+                .is_some_and(|m| logins::stands(id, m, &marks))
+        })
+        .collect();
+    let homes: Vec<&str> = std::iter::once(session.id())
+        .chain(session.merged_from.iter().map(String::as_str))
+        .collect();
+    let keys: Vec<(&str, &str)> = standing
+        .iter()
+        .filter(|(_, stored)| matches!(stored, StoredLogin::Mark(_)))
+        .flat_map(|(id, _)| homes.iter().map(move |home| (*home, id.as_str())))
+        .collect();
+    let items = if keys.is_empty() {
+        Default::default()
+    } else {
+        state.store.login_items(&keys).await?
+    };
+    let mut views: Vec<LoginView> = standing
+        .into_iter()
+        .filter_map(|(id, stored)| {
+            let entry: TokenEntry = match stored {
+                StoredLogin::Whole(entry) => entry.clone(),
+                StoredLogin::Mark(_) => homes
+                    .iter()
+                    .find_map(|home| items.get(&(home.to_string(), id.clone())))?
+                    .clone(),
+            };
+            let mark = marks.get(id)?;
+            Some(LoginView {
+                login_id: id.clone(),
+                channel: entry.channel,
+                level: mark.level,
+                issued_at: entry.issued_at,
+                last_used_at: DateTime::<Utc>::from_timestamp_millis(mark.last_used)
+                    .map(rfc3339)
+                    .unwrap_or_default(),
+                kiosk: kiosk_of(&mark.group),
+                current: *id == authed.token_id,
+            })
+        })
+        .collect();
+    views.sort_by(|a, b| (&a.issued_at, &a.login_id).cmp(&(&b.issued_at, &b.login_id)));
+    Ok(views)
+}
+
+fn kiosk_of(group: &Group) -> Option<String> {
+    match group {
+        // Logins stored before makers were recorded have no fingerprint.
+        Group::Kiosk(key) if !key.is_empty() => Some(key.clone()),
+        _ => None,
+    }
+}
+
+/// Ends the login `login_id` of `authed`'s session (the caller's own included, like a
+/// logout): its token stops working at once, and what was minted from it falls with it.
+/// The caller must be at `password` level (checked by the handler).
+pub async fn end(
+    state: &AppState,
+    authed: &Authenticated,
+    login_id: &str,
+) -> Result<(), DevicesError> {
+    let marks = authed.session.logins();
+    let mark = marks
+        .get(login_id)
+        .filter(|mark| logins::stands(login_id, mark, &marks))
+        .ok_or(DevicesError::UnknownLogin)?;
+    let event = AccountEvent::new(EventKind::Revocation)
+        .on(authed.login.channel)
+        .of_login(login_id, Some(mark));
+    // The record beside the revocation: one round trip.
+    let (ended, ()) = tokio::join!(
+        state.store.revoke_token(authed.session.id(), login_id),
+        events::record(state, &authed.session.customer_id, event),
+    );
+    if !ended? {
+        // Ended meanwhile (a logout, an eviction): it is gone either way.
+        return Err(DevicesError::UnknownLogin);
+    }
+    Ok(())
+}
