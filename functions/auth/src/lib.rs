@@ -1,6 +1,7 @@
 //! The auth endpoint group: password signup, login and logout for web and kiosk.
 
 mod account;
+mod data;
 mod login;
 mod logout;
 mod signup;
@@ -27,6 +28,8 @@ pub static ROUTES: &[Route] = &[
     Route::new("POST", "/auth/logout", |s, r, _| Box::pin(logout::logout(s, r))),
     Route::new("POST", "/auth/logout-all", |s, r, _| Box::pin(account::logout_all(s, r))),
     Route::new("POST", "/auth/password", |s, r, _| Box::pin(account::change_password(s, r))),
+    Route::new("GET", "/auth/me/export", |s, r, _| Box::pin(data::export(s, r))),
+    Route::new("POST", "/auth/me/delete", |s, r, _| Box::pin(data::delete(s, r))),
 ];
 
 /// Password logins are for the web and the kiosk; WhatsApp logs in by phone.

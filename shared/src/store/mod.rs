@@ -19,6 +19,7 @@
 mod changes;
 mod codes;
 mod customers;
+mod erasure;
 mod identities;
 mod join;
 mod lockout;
@@ -45,6 +46,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub use changes::{Applied, Claim, Dedupe, SessionChanges, WhatsappMessage};
 pub use codes::CodeTry;
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
+pub use erasure::{
+    LastItems, MessageKey, Needles, Table, login_item, message_key, phone_items, pk_key,
+    user_items, whatsapp_claim_item,
+};
 pub use identities::UserRecords;
 pub use join::{CreateSession, JoinTerms, Joined};
 pub use merge::{Fold, Rekeyed};
