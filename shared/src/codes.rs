@@ -26,6 +26,8 @@ pub enum Purpose {
     Login,
     /// Sets a new password and ends every other login.
     Reset,
+    /// Sent to a new phone number: proves it, to move the account there.
+    ChangePhone,
 }
 
 impl Purpose {
@@ -33,8 +35,12 @@ impl Purpose {
         match self {
             Purpose::Login => "login",
             Purpose::Reset => "reset",
+            Purpose::ChangePhone => "change_phone",
         }
     }
+
+    /// Every purpose (an erasure deletes each one's code).
+    pub const ALL: [Purpose; 3] = [Purpose::Login, Purpose::Reset, Purpose::ChangePhone];
 }
 
 /// A six-digit code, as drawn or as typed back. Never printed.

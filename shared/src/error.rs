@@ -307,3 +307,29 @@ impl From<crate::service::walink::LinkError> for ApiError {
         }
     }
 }
+
+impl From<crate::service::export::ExportError> for ApiError {
+    fn from(err: crate::service::export::ExportError) -> Self {
+        use crate::service::export::ExportError as E;
+        match err {
+            E::NoCustomer => Self::NotFound(err.to_string()),
+            E::BadCursor => Self::field("cursor", "is not one this export gave out"),
+            E::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::service::erasure::EraseError> for ApiError {
+    fn from(err: crate::service::erasure::EraseError) -> Self {
+        use crate::service::erasure::EraseError as E;
+        match err {
+            E::WrongPassword => Self::Unauthorized("current_password is not the current password"),
+            E::InvalidCode => {
+                Self::Unauthorized("the code is wrong, expired or already used; request a new one")
+            }
+            E::NoCustomer => Self::NotFound(err.to_string()),
+            E::Guard(err) => err.into(),
+            E::Store(err) => err.into(),
+        }
+    }
+}

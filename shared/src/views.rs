@@ -70,6 +70,12 @@ fn session_for(item: &SessionItem, chat: &[ChatMessage], channel: Channel) -> Se
     }
 }
 
+/// A session as stored, for the customer's own export (no login to see it through: the
+/// channel shown is where the customer spoke last); the history is exported whole beside it.
+pub fn stored_session(item: &SessionItem) -> Session {
+    session_for(item, &[], item.last_channel.unwrap_or(Channel::Web))
+}
+
 /// The customer as a login of `level` may see them: never the password hash, and the
 /// personal fields (age, gender, address…) only at `password` level, so that typing
 /// someone's phone number into a kiosk does not reveal where they live.

@@ -2,6 +2,7 @@
 //! customer's own logins (listing them, ending one).
 
 mod account;
+mod data;
 mod devices;
 mod login;
 mod logout;
@@ -31,6 +32,8 @@ pub static ROUTES: &[Route] = &[
     Route::new("POST", "/auth/password", |s, r, _| Box::pin(account::change_password(s, r))),
     Route::new("GET", "/auth/sessions", |s, r, _| Box::pin(devices::list(s, r))),
     Route::new("DELETE", "/auth/sessions/{login_id}", |s, r, p| Box::pin(devices::end(s, r, p))),
+    Route::new("GET", "/auth/me/export", |s, r, _| Box::pin(data::export(s, r))),
+    Route::new("POST", "/auth/me/delete", |s, r, _| Box::pin(data::delete(s, r))),
 ];
 
 /// Password logins are for the web and the kiosk; WhatsApp logs in by phone.

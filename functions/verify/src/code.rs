@@ -104,6 +104,14 @@ pub async fn verify(state: &AppState, req: &Request) -> HttpResult {
             ));
         }
         (Purpose::Login, _) => None,
+        // Its code is typed into the phone change itself, which also needs the account's
+        // password login: it does not log anyone in.
+        (Purpose::ChangePhone, _) => {
+            return Err(ApiError::field(
+                "purpose",
+                "a change_phone code is verified by POST /auth/phone/change",
+            ));
+        }
     };
     let token = http::session_token(req);
     let step_up = match (body.purpose, token) {

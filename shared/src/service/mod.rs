@@ -11,13 +11,17 @@
 //! - [`write`]: every write to a live session (the customer's update, the agent's writes);
 //! - [`whatsapp`]: filing an inbound WhatsApp message, once;
 //! - [`proof`]: proving a phone with a code (a login, a password reset, a step-up);
-//! - [`walink`]: proving a phone with WhatsApp click-to-verify (a login, a step-up).
+//! - [`walink`]: proving a phone with WhatsApp click-to-verify (a login, a step-up);
+//! - [`export`]: a copy of everything stored about the customer;
+//! - [`erasure`]: erasing the customer and everything that names them.
 //!
 //! Logins by phone alone (a kiosk's start, the signed `/session/login`) are one call into
 //! `sessions::phone_login` already.
 
 pub mod account;
 pub mod devices;
+pub mod erasure;
+pub mod export;
 pub mod login;
 pub mod proof;
 pub mod walink;

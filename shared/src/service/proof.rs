@@ -189,19 +189,7 @@ pub async fn verify_code(
             return Err(VerifyError::OtherPhone);
         }
     }
-    let now = Utc::now().timestamp();
-    let tried = state
-        .store
-        .take_code_try(purpose, phone.as_str(), now)
-        .await?
-        .ok_or(VerifyError::InvalidCode)?;
-    let presented = code.mac(&state.config.code_key, purpose, phone.as_str());
-    if !macs_match(&tried.mac, &presented)
-        || !state
-            .store
-            .consume_code(purpose, phone.as_str(), &tried.mac)
-            .await?
-    {
+    if !redeem_code(state, purpose, phone, code).await? {
         return Err(VerifyError::InvalidCode);
     }
     let maker = match verification.kiosk_key {
@@ -226,7 +214,33 @@ pub async fn verify_code(
         (Purpose::Reset, _, Some(password)) => reset(state, phone, password, login).await,
         // The handler asks for the password before a try is taken.
         (Purpose::Reset, _, None) => Err(VerifyError::InvalidCode),
+        // The verify route refuses it before a try is taken: `/auth/phone/change` redeems it.
+        (Purpose::ChangePhone, _, _) => Err(VerifyError::InvalidCode),
     }
+}
+
+/// Checks `code` for `phone` and `purpose` (one try taken first, so parallel guesses
+/// share the five) and uses it up: `true` for exactly one of two verifies of a good code.
+pub async fn redeem_code(
+    state: &AppState,
+    purpose: Purpose,
+    phone: &PhoneNumber,
+    code: &Code,
+) -> Result<bool, StoreError> {
+    let now = Utc::now().timestamp();
+    let Some(tried) = state
+        .store
+        .take_code_try(purpose, phone.as_str(), now)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let presented = code.mac(&state.config.code_key, purpose, phone.as_str());
+    Ok(macs_match(&tried.mac, &presented)
+        && state
+            .store
+            .consume_code(purpose, phone.as_str(), &tried.mac)
+            .await?)
 }
 
 /// Sets a new password for the phone's customer (made if the phone is new), ends every

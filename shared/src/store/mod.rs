@@ -20,6 +20,7 @@
 mod changes;
 mod codes;
 mod customers;
+mod erasure;
 mod events;
 mod identities;
 mod join;
@@ -47,6 +48,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub use changes::{Applied, Claim, Dedupe, SessionChanges, WhatsappMessage};
 pub use codes::CodeTry;
 pub use customers::{CreateCustomer, CustomerItem, ImportOutcome};
+pub use erasure::{
+    LastItems, MessageKey, Needles, Table, login_item, message_key, phone_items, pk_key,
+    user_items, whatsapp_claim_item,
+};
 pub use identities::UserRecords;
 pub use join::{CreateSession, JoinTerms, Joined};
 pub use merge::{Fold, Rekeyed};

@@ -12,7 +12,7 @@ use super::{
     n, retry_conflicts, s, unexpected,
 };
 
-fn login_key(session_id: &str, token_id: &str) -> String {
+pub(super) fn login_key(session_id: &str, token_id: &str) -> String {
     format!("login#{session_id}#{token_id}")
 }
 

@@ -23,7 +23,15 @@
 //!   logins beyond their quota (rare: UpdateItem, covered by every join); `put_event`
 //!   (PutItem on messages) ← every login, logout, revocation, password change and
 //!   logout-all; `authenticate` and `login_items` (BatchGetItem on sessions) ← the list of
-//!   logins; `revoke_token` ← ending a login.
+//!   logins; `revoke_token` ← ending a login;
+//!   `customer_by_phone` (GetItem on customers), `locked_session`, `session_in_batch`,
+//!   `logins_of` (BatchGetItem on sessions) and `messages_page` (Query on messages) ←
+//!   an export; `session_ids_by_phone` (Query on the phone index), `erasure` and
+//!   `items_by_pk` (BatchGetItem), `put_erasure` (PutItem), `delete_session_now`
+//!   (DeleteItem ×2), `message_keys` (Query on messages), `delete_items`
+//!   (BatchWriteItem on all three tables), `items_naming` (Scan on customers and
+//!   sessions) ← an erasure with the current password; with a reset code instead
+//!   `take_code_try` and `consume_code` (rare: UpdateItem, DeleteItem, covered above).
 //! - session: `customer_by_phone`, `create_customer`, `live_session_by_phone`,
 //!   `create_session` ← a kiosk start for a new phone; `join_session` ← a kiosk start for
 //!   a known phone and a signed phone login; `authenticate` + `customer_of` +
@@ -236,6 +244,19 @@ async fn auth(app: &App) {
     let again = app.login(&phone, new_password, "web").await;
     assert_eq!(again.status, 200, "{:?}", again.body);
     assert_ne!(again.session_id(), web.session_id());
+
+    // The customer's data: an export, then the erasure.
+    app.update(&again.token(), messages(2, "export")).await;
+    let export = app
+        .send(with_token(event("auth-me-export"), &again.token()))
+        .await;
+    assert_eq!(export.status, 200, "{:?}", export.body);
+    let erase = with_body(
+        with_token(event("auth-me-delete"), &again.token()),
+        &json!({"current_password": new_password}),
+    );
+    let erased = app.send(erase).await;
+    assert_eq!(erased.status, 200, "{:?}", erased.body);
 }
 
 /// The session function's paths.

@@ -4,6 +4,8 @@
 //!   omnisession-admin create-tables [--template template.yaml] [--recreate]
 //!   omnisession-admin import-customers customers.csv
 //!   OMNISESSION_PASSWORD=… omnisession-admin set-password +919876543210
+//!   omnisession-admin export --phone +919876543210 [--cursor …]   (JSON on stdout)
+//!   omnisession-admin erase --phone +919876543210
 
 use std::process::ExitCode;
 
@@ -11,13 +13,16 @@ use omnisession::config::Config;
 use omnisession::model::rfc3339;
 use omnisession::passwords::{Password, Passwords};
 use omnisession::phone::PhoneNumber;
+use omnisession::service::{erasure, export};
 use omnisession::store::Store;
 use omnisession_admin::{import, tables};
 
 const USAGE: &str = "usage:
   omnisession-admin create-tables [--template template.yaml] [--recreate]
   omnisession-admin import-customers <customers.csv>
-  omnisession-admin set-password <phone>   (password from OMNISESSION_PASSWORD or stdin)";
+  omnisession-admin set-password <phone>   (password from OMNISESSION_PASSWORD or stdin)
+  omnisession-admin export --phone <phone> [--cursor <next_cursor>]   (JSON on stdout)
+  omnisession-admin erase --phone <phone>   (also finishes an erasure cut short)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -106,6 +111,37 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 Err(format!("no customer has phone number {phone}"))
             }
         }
+        // A support request: the same use cases as the customer's own routes.
+        Some("export") => {
+            let phone = phone_flag(&args, &config)?;
+            let cursor = flag(&args, "--cursor");
+            let data = export::export(&store, &phone, cursor)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{data:#}");
+            Ok(())
+        }
+        Some("erase") => {
+            let phone = phone_flag(&args, &config)?;
+            let erased = erasure::erase(&store, &phone, erasure::STRAGGLER_PAUSE)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{phone} erased: {} sessions, {} messages, {} other items",
+                erased.sessions, erased.messages, erased.items
+            );
+            Ok(())
+        }
         _ => Err(USAGE.into()),
     }
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1).map(String::as_str)
+}
+
+fn phone_flag(args: &[String], config: &Config) -> Result<PhoneNumber, String> {
+    let raw = flag(args, "--phone").ok_or(USAGE)?;
+    PhoneNumber::parse(raw, config.phone_region).map_err(|e| format!("phone {e}"))
 }
