@@ -333,3 +333,20 @@ impl From<crate::service::erasure::EraseError> for ApiError {
         }
     }
 }
+
+impl From<crate::service::renumber::RenumberError> for ApiError {
+    fn from(err: crate::service::renumber::RenumberError) -> Self {
+        use crate::service::renumber::RenumberError as E;
+        match err {
+            E::InvalidCode => {
+                Self::Unauthorized("the code is wrong, expired or already used; request a new one")
+            }
+            E::SameNumber => Self::field("new_phone_number", "is the account's number already"),
+            E::Taken => Self::Conflict("the new number belongs to another account".into()),
+            E::NoNumber => Self::Conflict(
+                "this account has no phone number to change; log in with a code to add one".into(),
+            ),
+            E::Session(err) => err.into(),
+        }
+    }
+}

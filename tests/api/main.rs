@@ -28,6 +28,7 @@ mod memory;
 mod openapi;
 mod qr;
 mod readme;
+mod renumber;
 mod retries;
 mod sam_local;
 mod schemathesis;

@@ -6,6 +6,7 @@ mod data;
 mod devices;
 mod login;
 mod logout;
+mod number;
 mod signup;
 
 use lambda_http::{Body, Request, Response};
@@ -34,6 +35,7 @@ pub static ROUTES: &[Route] = &[
     Route::new("DELETE", "/auth/sessions/{login_id}", |s, r, p| Box::pin(devices::end(s, r, p))),
     Route::new("GET", "/auth/me/export", |s, r, _| Box::pin(data::export(s, r))),
     Route::new("POST", "/auth/me/delete", |s, r, _| Box::pin(data::delete(s, r))),
+    Route::new("POST", "/auth/phone/change", |s, r, _| Box::pin(number::change(s, r))),
 ];
 
 /// Password logins are for the web and the kiosk; WhatsApp logs in by phone.

@@ -24,6 +24,7 @@ pub mod erasure;
 pub mod export;
 pub mod login;
 pub mod proof;
+pub mod renumber;
 pub mod walink;
 pub mod whatsapp;
 pub mod write;

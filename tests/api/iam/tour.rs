@@ -30,7 +30,9 @@
 //!   `items_by_pk` (BatchGetItem), `put_erasure` (PutItem), `delete_session_now`
 //!   (DeleteItem ×2), `message_keys` (Query on messages), `delete_items`
 //!   (BatchWriteItem on all three tables), `items_naming` (Scan on customers and
-//!   sessions) ← an erasure with the current password; with a reset code instead
+//!   sessions) ← an erasure with the current password; `change_number` (a transaction:
+//!   Put, Delete and Update on customers, Put, Update and Delete on sessions) ← a new
+//!   phone number; with a reset code instead
 //!   `take_code_try` and `consume_code` (rare: UpdateItem, DeleteItem, covered above).
 //! - session: `customer_by_phone`, `create_customer`, `live_session_by_phone`,
 //!   `create_session` ← a kiosk start for a new phone; `join_session` ← a kiosk start for
@@ -490,6 +492,15 @@ async fn verify(app: &App) {
         ))
         .await;
     assert_eq!(merged.status, 200, "{:?}", merged.body);
+
+    // A new phone number (the auth function): the record and the session move in one
+    // transaction (Put, Delete and Update on customers; Put, Update, Delete on sessions).
+    let (_, web) = app.new_customer().await;
+    let renumbered = unique_phone();
+    assert_eq!(app.send_code(&renumbered, "change_phone").await.status, 202);
+    let body = json!({"new_phone_number": renumbered, "code": app.last_code(&renumbered)});
+    let change = with_token(with_body(event("auth-phone-change"), &body), &web.token());
+    assert_eq!(app.send(change).await.status, 200);
 
     // A click-to-verify link: made, its text sent from WhatsApp (the whatsapp function
     // binds it), collected.
