@@ -381,16 +381,20 @@ pub async fn mint(
         minted_by: Some((mint.minter, mint.root)),
         ..JoinTerms::default()
     };
-    match join(
-        state,
-        mint.session_id,
-        mint.max_expires_at,
-        mint.channel,
-        Some(&login),
-        &terms,
-    )
-    .await?
-    {
+    // Recorded beside the join, like a direct login's (the minting login was proven).
+    let event = AccountEvent::new(EventKind::Login).on(mint.channel);
+    let (joined, ()) = tokio::join!(
+        join(
+            state,
+            mint.session_id,
+            mint.max_expires_at,
+            mint.channel,
+            Some(&login),
+            &terms,
+        ),
+        events::record(state, &customer.customer_id, event),
+    );
+    match joined? {
         entering::Joined::In(entered) => entered
             .into_response(customer, state.config.kiosk_phone_history)
             .map(Some),

@@ -200,3 +200,49 @@ async fn a_write_racing_the_erasure_leaves_no_message_behind() {
     let left = items_holding(&app, &needles(&phone, &web, &[])).await;
     assert!(left.is_empty(), "left behind: {left:#?}");
 }
+
+/// The operator's commands for a support request: `omnisession-admin export` prints the
+/// same export, `erase` erases the same way (run as built, against the test tables).
+#[tokio::test]
+async fn the_operator_exports_and_erases_for_a_support_request() {
+    let app = App::new().await;
+    let (phone, web) = app.new_customer().await;
+    let said = json!({"messages": [{"role": "user", "content": "support me"}]});
+    assert_eq!(app.update(&web.token(), said).await.status, 200);
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
+    let admin = target.join("debug").join("omnisession-admin");
+    assert!(
+        admin.exists(),
+        "{} not built: `make test` builds it first",
+        admin.display()
+    );
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(&admin)
+            .args(args)
+            .env_clear()
+            .envs(test_env())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let export: Value = serde_json::from_str(&run(&["export", "--phone", &phone])).unwrap();
+    assert_eq!(export["session"]["session_id"], web.session_id().as_str());
+    assert!(export.to_string().contains("support me"));
+    assert!(!export.to_string().contains("$2"), "no password hash");
+    run(&["erase", "--phone", &phone]);
+    assert_eq!(app.restore(&web.token()).await.status, 401);
+    assert!(
+        app.customers_item(&format!("phone#{phone}"))
+            .await
+            .is_none()
+    );
+    assert_eq!(app.signup(&phone, "a fresh start", "web").await.status, 201);
+}

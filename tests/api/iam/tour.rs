@@ -52,7 +52,8 @@
 //! - qr: `authenticate` + `put_qr` (PutItem on sessions) ← init; `buckets`
 //!   (BatchGetItem on sessions), `consume_qr` (conditional DeleteItem),
 //!   `customer_by_phone`, `count_in_window` (UpdateItem), `join_session` and
-//!   `last_messages` (Query on messages) ← a good code; `put_bucket` ← a used code; `delete_bucket` ← a good code after that failure;
+//!   `last_messages` (Query on messages) and `put_event` (PutItem on messages) ← a good
+//!   code; `put_bucket` ← a used code; `delete_bucket` ← a good code after that failure;
 //!   `bucket` after a racing failure (rare: GetItem, covered by `authenticate`).
 //! - sales-memory: `session` (GetItem) ← every agent call, `authenticate` ← a customer's
 //!   read; `last_messages` (Query on the messages table) ← context; `apply_changes`
