@@ -4,7 +4,7 @@
 # the DynamoDB floor, cold starts through the Lambda runtime API, bcrypt, artifact sizes,
 # cost per 1 M requests and docs/design.md §6's budgets.
 #
-# Runs beside `make dev` and `make test`: its own in-memory DynamoDB Local (:8102 unless
+# Runs beside `make dev` and `make test`: its own in-memory DynamoDB Local (:8104 unless
 # BENCH_DDB_PORT says otherwise) and `-bench-` tables. Honours CARGO_TARGET_DIR.
 # BENCH_SKIP_ARM64=1 skips the arm64 zip build (sizes are then read from what is there).
 # Extra arguments go to omnisession-bench (e.g. --iterations 50 --cold-starts 5).
@@ -14,7 +14,7 @@ scripts/install.sh
 # pip may put cargo-lambda in a scripts directory that is not on PATH yet.
 PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 
-DDB_PORT=${BENCH_DDB_PORT:-8102}
+DDB_PORT=${BENCH_DDB_PORT:-8104}
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 export CARGO_TARGET_DIR=$TARGET_DIR
 FUNCTIONS=(session auth qr sales-memory whatsapp)
