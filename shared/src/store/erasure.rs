@@ -13,6 +13,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use futures::{StreamExt, TryStreamExt, stream};
 
+use super::query_all;
 use super::schema::PHONE_INDEX;
 use super::{Item, Store, StoreError, StoreResult, classify, decode, if_condition_held, s};
 use crate::model::ChatMessage;
@@ -62,60 +63,40 @@ impl Store {
     /// Every session id stored under `phone` in the phone index, live or expired (the
     /// index is eventually consistent: the lock names the live one for sure).
     pub async fn session_ids_by_phone(&self, phone: &str) -> StoreResult<Vec<String>> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .db
-                .query()
-                .table_name(&self.tables.sessions)
-                .index_name(PHONE_INDEX)
-                .key_condition_expression("phone = :p")
-                .expression_attribute_values(":p", s(phone))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            ids.extend(
-                page.items()
-                    .iter()
-                    .filter_map(|item| item.get("pk")?.as_s().ok().cloned()),
-            );
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
+        let query = self
+            .db
+            .query()
+            .table_name(&self.tables.sessions)
+            .index_name(PHONE_INDEX)
+            .key_condition_expression("phone = :p")
+            .expression_attribute_values(":p", s(phone));
+        Ok(query_all(query)
+            .await?
+            .iter()
+            .filter_map(|item| item.get("pk")?.as_s().ok().cloned())
+            .collect())
     }
 
     /// The keys of every message of a session (and their WhatsApp ids), read consistently.
     pub async fn message_keys(&self, session_id: &str) -> StoreResult<Vec<MessageKey>> {
-        let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .db
-                .query()
-                .table_name(&self.tables.messages)
-                .key_condition_expression("pk = :sid")
-                .expression_attribute_values(":sid", s(session_id))
-                .projection_expression("sk, wamid")
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            keys.extend(page.items().iter().filter_map(|item| {
+        let query = self
+            .db
+            .query()
+            .table_name(&self.tables.messages)
+            .key_condition_expression("pk = :sid")
+            .expression_attribute_values(":sid", s(session_id))
+            .projection_expression("sk, wamid")
+            .consistent_read(true);
+        Ok(query_all(query)
+            .await?
+            .iter()
+            .filter_map(|item| {
                 Some(MessageKey {
                     sort_key: item.get("sk")?.as_s().ok()?.clone(),
                     wamid: item.get("wamid").and_then(|v| v.as_s().ok()).cloned(),
                 })
-            }));
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys);
-            }
-        }
+            })
+            .collect())
     }
 
     /// Up to `limit` messages of a session after the sort key `after`, oldest first, with

@@ -7,11 +7,9 @@
 //! there would take a scan), and it already has the TTL attribute. The `events#` prefix
 //! cannot meet a session id (hex, no `#`), so no history query ever sees an event.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
+use super::query_all;
 use super::{Item, Store, StoreResult, classify, n, s, unexpected};
 use crate::events::{AccountEvent, RETENTION_DAYS};
 
@@ -54,30 +52,19 @@ impl Store {
     /// that DynamoDB has not deleted yet are left out.
     pub async fn account_events(&self, customer_id: &str) -> StoreResult<Vec<AccountEvent>> {
         let now = Utc::now().timestamp();
-        let mut events = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .db
-                .query()
-                .table_name(&self.tables.messages)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(events_key(customer_id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out.items.unwrap_or_default() {
-                if super::number(&item, "expires_at").is_some_and(|at| at <= now) {
-                    continue;
-                }
-                events.push(serde_dynamo::from_item(item).map_err(unexpected)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(events),
-            }
-        }
+        let query = self
+            .db
+            .query()
+            .table_name(&self.tables.messages)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(events_key(customer_id)))
+            .consistent_read(true);
+        query_all(query)
+            .await?
+            .into_iter()
+            // TTL deletes days late: an expired event is not shown.
+            .filter(|item| super::number(item, "expires_at").is_none_or(|at| at > now))
+            .map(|item| serde_dynamo::from_item(item).map_err(unexpected))
+            .collect()
     }
 }

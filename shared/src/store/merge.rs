@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValue, Update, WriteRequest};
 
+use super::query_all;
 use super::transaction::{Outcome, Transaction};
 use super::{
     Item, SessionItem, SkuMark, Store, StoreError, StoreResult, StoredLogin, classify, decode,
@@ -72,26 +73,14 @@ impl Store {
 
     /// Every message item of a session, oldest first, as stored.
     pub async fn message_items(&self, session_id: &str) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .db
-                .query()
-                .table_name(&self.tables.messages)
-                .key_condition_expression("pk = :sid")
-                .expression_attribute_values(":sid", s(session_id))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        let query = self
+            .db
+            .query()
+            .table_name(&self.tables.messages)
+            .key_condition_expression("pk = :sid")
+            .expression_attribute_values(":sid", s(session_id))
+            .consistent_read(true);
+        query_all(query).await
     }
 
     /// Writes `items` (another session's messages) into session `into` under their own

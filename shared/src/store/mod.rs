@@ -193,6 +193,27 @@ pub(crate) fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Opti
 }
 
 /// Sorts an SDK failure into "retry later" and "our fault".
+/// Every item a query names, all its pages read (one request per page).
+pub(crate) async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> StoreResult<Vec<Item>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = query
+            .clone()
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key.filter(|key| !key.is_empty());
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 pub(crate) fn classify<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
