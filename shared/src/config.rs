@@ -79,6 +79,34 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// Settings read through a lookup (the environment, or a test's map): trimmed, and empty
+/// counts as unset. Every configuration of the service reads its variables with these.
+pub(crate) struct Settings<F>(pub(crate) F);
+
+impl<F: Fn(&str) -> Option<String>> Settings<F> {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// `0` (or unset) or `1`.
+    pub(crate) fn switch(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.get(name).as_deref() {
+            None | Some("0") => Ok(false),
+            Some("1") => Ok(true),
+            Some(_) => Err(ConfigError::Invalid {
+                name,
+                reason: "expected 0 or 1".into(),
+            }),
+        }
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -87,12 +115,9 @@ impl Config {
     /// Reads the configuration through `lookup`, so tests need not touch the process
     /// environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let settings = Settings(&lookup);
+        let get = |name: &str| settings.get(name);
+        let required = |name: &'static str| settings.required(name);
         let number =
             |name: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
                 match get(name) {
@@ -124,16 +149,7 @@ impl Config {
             Ok(KeyRing::new(keys))
         };
 
-        let switch = |name: &'static str| -> Result<bool, ConfigError> {
-            match get(name).as_deref() {
-                None | Some("0") => Ok(false),
-                Some("1") => Ok(true),
-                Some(_) => Err(ConfigError::Invalid {
-                    name,
-                    reason: "expected 0 or 1".into(),
-                }),
-            }
-        };
+        let switch = |name: &'static str| settings.switch(name);
         let customer_memory_writes = match get("CUSTOMER_MEMORY_WRITES").as_deref() {
             None | Some("none") => false,
             Some("all") => true,

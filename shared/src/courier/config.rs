@@ -1,7 +1,7 @@
 //! The courier's settings, read from environment variables like [`crate::config::Config`]
 //! but on their own: only the function that sends codes reads them.
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Settings};
 use crate::secrets::SecretString;
 
 /// Where Meta's Graph API lives, with the API version the request shapes follow.
@@ -36,12 +36,9 @@ impl CourierConfig {
     /// Reads the settings through `lookup`, so tests need not touch the process
     /// environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let settings = Settings(&lookup);
+        let get = |name: &str| settings.get(name);
+        let required = |name: &'static str| settings.required(name);
         let invalid = |name: &'static str, reason: &str| ConfigError::Invalid {
             name,
             reason: reason.into(),
@@ -69,11 +66,7 @@ impl CourierConfig {
         }
         let whatsapp_access_token = SecretString::new(required("WHATSAPP_ACCESS_TOKEN")?);
 
-        let sms_enabled = match get("SMS_ENABLED").as_deref() {
-            None | Some("0") => false,
-            Some("1") => true,
-            Some(_) => return Err(invalid("SMS_ENABLED", "expected 0 or 1")),
-        };
+        let sms_enabled = settings.switch("SMS_ENABLED")?;
         let sms_sender_id = get("SMS_SENDER_ID");
         // SNS's rule for alphanumeric sender ids; a bad one fails every SMS, so say it now.
         if let Some(id) = &sms_sender_id
