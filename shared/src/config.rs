@@ -59,6 +59,8 @@ pub struct Config {
     /// How codes are delivered (WhatsApp's Cloud API, SNS): set where
     /// `WHATSAPP_PHONE_NUMBER_ID` is, which only the verify function's is in AWS.
     pub courier: Option<crate::courier::CourierConfig>,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the functions' metrics.
+    pub metrics_namespace: String,
 }
 
 /// What a kiosk login by typed phone (an asserted phone, `phone` level) sees.
@@ -206,6 +208,7 @@ impl Config {
                 reason: format!("{region_name:?} is not an ISO 3166 region code"),
             })?;
 
+        let metrics_namespace = metrics_namespace(get("METRICS_NAMESPACE"))?;
         let session_idle = Duration::hours(number("SESSION_IDLE_HOURS", 7 * 24, 1, 90 * 24)?);
         let session_max = Duration::hours(number("SESSION_MAX_HOURS", 30 * 24, 1, 365 * 24)?);
         if session_max < session_idle {
@@ -247,6 +250,7 @@ impl Config {
             code_key,
             whatsapp_business_number,
             courier,
+            metrics_namespace,
         })
     }
 
@@ -289,6 +293,22 @@ impl Config {
     }
 }
 
+/// A namespace CloudWatch accepts (else every metric would be dropped without a word):
+/// 1–255 of letters, digits and `.-_/#: `, not starting with `AWS/`.
+fn metrics_namespace(value: Option<String>) -> Result<String, ConfigError> {
+    let Some(namespace) = value else {
+        return Ok(crate::metrics::DEFAULT_NAMESPACE.to_string());
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
+    if namespace.len() > 255 || !namespace.chars().all(allowed) || namespace.starts_with("AWS/") {
+        return Err(ConfigError::Invalid {
+            name: "METRICS_NAMESPACE",
+            reason: "expected up to 255 letters, digits and . - _ / # : or spaces, not starting with AWS/".into(),
+        });
+    }
+    Ok(namespace)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +339,7 @@ mod tests {
         assert_eq!(cfg.phone_region, Region::IN);
         assert!(!cfg.customer_memory_writes);
         assert!(!cfg.accept_untimed_login_signatures);
+        assert_eq!(cfg.metrics_namespace, "omnisession");
     }
 
     #[test]
@@ -388,6 +409,8 @@ mod tests {
         for (name, value) in [
             ("CUSTOMER_MEMORY_WRITES", "some"),
             ("ACCEPT_UNTIMED_LOGIN_SIGNATURES", "yes"),
+            ("METRICS_NAMESPACE", "AWS/Lambda"),
+            ("METRICS_NAMESPACE", "omnisession\nsecond line"),
         ] {
             let mut bad = TABLES.to_vec();
             bad.push((name, value));

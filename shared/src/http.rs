@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::metrics::{self, Meter};
 
 pub type HttpResult = Result<Response<Body>, ApiError>;
 
@@ -134,8 +135,17 @@ pub fn request_id(req: &Request) -> String {
 }
 
 /// Runs a handler, renders its error if any, and logs one line per request: method,
-/// path, status, latency, error kind. Never headers or bodies, which carry secrets.
-pub async fn serve<'r, F, Fut>(req: &'r Request, handler: F) -> Response<Body>
+/// path, status, latency, error kind. Never headers or bodies, which carry secrets. What
+/// the request counted is written as metrics to `meter` (see `metrics`).
+pub async fn serve<'r, F, Fut>(req: &'r Request, meter: Meter<'_>, handler: F) -> Response<Body>
+where
+    F: FnOnce(&'r Request) -> Fut,
+    Fut: Future<Output = HttpResult>,
+{
+    metrics::measured(meter, answer(req, handler)).await
+}
+
+async fn answer<'r, F, Fut>(req: &'r Request, handler: F) -> Response<Body>
 where
     F: FnOnce(&'r Request) -> Fut,
     Fut: Future<Output = HttpResult>,
@@ -155,6 +165,12 @@ where
         }
     };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(err) => err.status(),
+    };
+    let locked = matches!(result, Err(ApiError::TooManyRequests(_)));
+    metrics::answered(status.as_u16(), locked);
     let method = req.method().as_str();
     let path = req.uri().path();
     match result {

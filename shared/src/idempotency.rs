@@ -55,6 +55,7 @@ pub fn from_request(req: &Request, scope: &str) -> Result<Option<Dedupe>, ApiErr
 /// Marks the answer to a replayed write (`Idempotent-Replayed: true`).
 pub fn mark(mut response: Response<Body>, replayed: bool) -> Response<Body> {
     if replayed {
+        crate::metrics::count(crate::metrics::Counter::IdempotentReplays);
         response
             .headers_mut()
             .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));

@@ -15,6 +15,7 @@
 use chrono::Utc;
 
 use crate::AppState;
+use crate::metrics::{self, Counter};
 use crate::model::{limits, rfc3339};
 use crate::phone::{PhoneNumber, WhatsappUserId};
 use crate::sessions::{self, SessionError};
@@ -174,7 +175,10 @@ async fn merge_user(
                     .await?
                 {
                     // The phone had no session: this one simply becomes the phone's.
-                    Rekeyed::Moved => continue,
+                    Rekeyed::Moved => {
+                        metrics::count(Counter::Merges);
+                        continue;
+                    }
                     Rekeyed::Held(target) => target,
                     Rekeyed::Retry => continue,
                 },
@@ -256,6 +260,7 @@ async fn merge_sessions(
             .fold_session(&into, &fold(&into, &marked))
             .await?
         {
+            metrics::count(Counter::Merges);
             return Ok(());
         }
     }

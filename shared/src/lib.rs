@@ -27,6 +27,7 @@ pub mod http;
 pub mod idempotency;
 pub mod identity;
 pub mod logins;
+pub mod metrics;
 pub mod model;
 pub mod passwords;
 pub mod phone;

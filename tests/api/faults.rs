@@ -101,15 +101,15 @@ async fn tables_at(endpoint: &str) -> Client {
 
 /// A DynamoDB Local of this test, a fault proxy in front of it, and the functions'
 /// state pointed at the proxy. Fields drop in order: the instance is killed last.
-struct Rig {
-    proxy: FaultProxy,
-    app: Arc<App>,
+pub(crate) struct Rig {
+    pub(crate) proxy: FaultProxy,
+    pub(crate) app: Arc<App>,
     admin: Client,
     ddb: DynamoDbLocal,
 }
 
 impl Rig {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let ddb = DynamoDbLocal::in_memory();
         let admin = tables_at(&ddb.endpoint()).await;
         let proxy = FaultProxy::start(&ddb.endpoint()).await;

@@ -81,7 +81,9 @@ pub fn client_checked(config: &Config, probe: Option<Probe>, iam: Iam) -> Client
     if let Some(probe) = probe {
         sdk = sdk.interceptor(probe);
     }
+    // As `Store::connect` has it, so that the functions' requests count their throttles.
     let sdk = sdk
+        .interceptor(omnisession::metrics::DynamoDbCalls)
         .interceptor(iam)
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("ap-south-1"))

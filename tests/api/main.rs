@@ -25,6 +25,7 @@ mod lifecycle;
 mod load;
 mod logs;
 mod memory;
+mod metrics;
 mod openapi;
 mod qr;
 mod readme;

@@ -8,6 +8,7 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::metrics;
 use omnisession::passwords::Password;
 use omnisession::phone::PhoneNumber;
 use omnisession::service;
@@ -23,6 +24,7 @@ struct LoginRequest {
 pub async fn login(state: &AppState, req: &Request) -> HttpResult {
     let body: LoginRequest = http::parse_json(req, state.config.max_body_bytes)?;
     let channel = super::password_channel(body.channel)?;
+    metrics::login_attempt(channel);
     let phone = PhoneNumber::parse(&body.phone_number, state.config.phone_region)
         .map_err(|e| ApiError::field("phone_number", e))?;
     let password =

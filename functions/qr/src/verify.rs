@@ -10,6 +10,7 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::metrics;
 use omnisession::service::login::Handoff;
 use serde::Deserialize;
 
@@ -20,6 +21,7 @@ struct VerifyRequest {
 }
 
 pub async fn verify(state: &AppState, req: &Request) -> HttpResult {
+    metrics::login_attempt(Channel::Kiosk);
     let key = http::header(req, http::KIOSK_KEY)
         .filter(|key| state.config.kiosk_keys.contains(key))
         .ok_or(ApiError::Unauthorized(

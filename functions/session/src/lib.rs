@@ -9,11 +9,13 @@ mod update;
 use lambda_http::{Body, Request, Response};
 use omnisession::AppState;
 use omnisession::http;
+use omnisession::metrics::Meter;
 use omnisession::routes::{self, Route};
 
 /// Routes one API Gateway event. Never fails: errors become JSON responses.
 pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(&req, |req| routes::dispatch(ROUTES, state, req)).await
+    let meter = Meter::new(&state.config, env!("CARGO_PKG_NAME"));
+    http::serve(&req, meter, |req| routes::dispatch(ROUTES, state, req)).await
 }
 
 /// The routes this function serves: [`handle`] dispatches through this table, and the tests

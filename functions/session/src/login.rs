@@ -14,6 +14,7 @@ use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
 use omnisession::identity::{self, WhatsappSender};
 use omnisession::logins::{Maker, NewLogin};
+use omnisession::metrics;
 use omnisession::model::parse_name;
 use omnisession::phone::{PhoneNumber, WhatsappUserId};
 use omnisession::secrets::{timed_payload, valid_hub_signature};
@@ -76,6 +77,7 @@ fn check_signature(state: &AppState, req: &Request) -> Result<(), ApiError> {
 }
 
 pub async fn login(state: &AppState, req: &Request) -> HttpResult {
+    metrics::login_attempt(Channel::Whatsapp);
     check_signature(state, req)?;
     let body: PhoneLoginRequest = http::parse_json(req, state.config.max_body_bytes)?;
     if body.channel != Channel::Whatsapp {

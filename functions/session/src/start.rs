@@ -8,6 +8,7 @@ use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
 use omnisession::logins::{Maker, NewLogin};
+use omnisession::metrics;
 use omnisession::model::deserialize_customer_id;
 use omnisession::phone::PhoneNumber;
 use omnisession::secrets::fingerprint;
@@ -25,6 +26,10 @@ struct StartRequest {
 }
 
 pub async fn start(state: &AppState, req: &Request) -> HttpResult {
+    // A kiosk's login by typed phone; a token opening another channel is not a login.
+    if http::header(req, http::KIOSK_KEY).is_some() {
+        metrics::login_attempt(Channel::Kiosk);
+    }
     let kiosk_key = match http::header(req, http::KIOSK_KEY) {
         Some(key) if state.config.kiosk_keys.contains(key) => Some(key),
         Some(_) => {

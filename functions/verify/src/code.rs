@@ -9,6 +9,7 @@ use omnisession::channel::Channel;
 use omnisession::codes::{Code, Purpose};
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
+use omnisession::metrics;
 use omnisession::model::rfc3339;
 use omnisession::passwords::Password;
 use omnisession::phone::PhoneNumber;
@@ -73,6 +74,13 @@ struct VerifyRequest {
 pub async fn verify(state: &AppState, req: &Request) -> HttpResult {
     let kiosk_key = kiosk_key(state, req)?;
     let body: VerifyRequest = http::parse_json(req, state.config.max_body_bytes)?;
+    // A new login, unless a token's login is being stepped up.
+    if !matches!(
+        (body.purpose, http::session_token(req)),
+        (Purpose::Login, Some(_))
+    ) {
+        metrics::login_attempt(body.channel);
+    }
     let phone = parse_phone(state, &body.phone_number)?;
     let code =
         Code::parse(&body.code).ok_or_else(|| ApiError::field("code", "must be 6 digits"))?;

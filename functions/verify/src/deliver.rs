@@ -6,6 +6,7 @@ use std::time::Duration;
 use omnisession::AppState;
 use omnisession::codes::Code;
 use omnisession::courier::Via;
+use omnisession::metrics;
 use omnisession::phone::PhoneNumber;
 
 /// The most a delivery may take, retries and the SMS fallback included: `http::serve`
@@ -18,10 +19,10 @@ pub async fn code(
     code: Code,
     via: Via,
 ) -> Result<(), String> {
-    let courier = state
-        .courier()
-        .await
-        .ok_or("no courier is configured (WHATSAPP_PHONE_NUMBER_ID is unset)")?;
+    let Some(courier) = state.courier().await else {
+        metrics::code(via, false);
+        return Err("no courier is configured (WHATSAPP_PHONE_NUMBER_ID is unset)".into());
+    };
     let used = courier
         .send_code(phone, code.expose(), via, BUDGET)
         .await

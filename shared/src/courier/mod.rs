@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub use config::{CourierConfig, DEFAULT_GRAPH_API_BASE};
 
+use crate::metrics;
 use crate::phone::PhoneNumber;
 use whatsapp::Failure;
 
@@ -108,6 +109,9 @@ impl Courier {
     ///
     /// A WhatsApp attempt that timed out may still have been delivered, so a customer can
     /// now and then receive the same code twice (again, or also by SMS); never two codes.
+    ///
+    /// Each channel tried counts a code sent or a delivery failure on it (`metrics`): a
+    /// code WhatsApp could not deliver and SMS did is one of each.
     pub async fn send_code(
         &self,
         to: &PhoneNumber,
@@ -125,7 +129,9 @@ impl Courier {
                 self.send_sms(sms, to, code, deadline).await
             }
             Via::WhatsApp => {
-                let failure = match self.send_whatsapp(to, code, deadline).await {
+                let sent = self.send_whatsapp(to, code, deadline).await;
+                metrics::code(Via::WhatsApp, sent.is_ok());
+                let failure = match sent {
                     Ok(()) => return Ok(Via::WhatsApp),
                     Err(failure) => failure,
                 };
@@ -182,10 +188,12 @@ impl Courier {
         code: &str,
         deadline: Deadline,
     ) -> Result<Via, DeliveryError> {
-        let time = deadline
-            .slice(Duration::MAX, Duration::ZERO)
-            .ok_or(DeliveryError::OutOfTime)?;
-        let message_id = sms.send(to, code, time).await.map_err(DeliveryError::Sms)?;
+        let sent = match deadline.slice(Duration::MAX, Duration::ZERO) {
+            Some(time) => sms.send(to, code, time).await.map_err(DeliveryError::Sms),
+            None => Err(DeliveryError::OutOfTime),
+        };
+        metrics::code(Via::Sms, sent.is_ok());
+        let message_id = sent?;
         tracing::info!(
             via = "sms",
             message_id = message_id.as_deref().unwrap_or("-"),

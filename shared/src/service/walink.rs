@@ -283,6 +283,8 @@ async fn collect(
         Some(kiosk) => (Channel::Kiosk, Maker::Kiosk(kiosk.clone())),
         None => (Channel::Web, Maker::Password),
     };
+    // A new login (not a step-up): its answer counts it (`metrics`).
+    crate::metrics::login_attempt(channel);
     let login = NewLogin::direct(channel, Level::Password, maker);
     Ok(sessions::phone_login(
         state,

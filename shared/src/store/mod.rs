@@ -85,10 +85,14 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 impl Store {
     /// Builds the client from the environment (region, credentials) with the SDK's
-    /// standard retry mode and timeouts that fit inside the function's own timeout.
+    /// standard retry mode and timeouts that fit inside the function's own timeout, and
+    /// the interceptor that counts throttles and retries (`metrics`).
     pub async fn connect(config: &Config) -> Self {
         let sdk = Self::sdk_config(config).load().await;
-        Self::new(Client::new(&sdk), config.tables.clone())
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(crate::metrics::DynamoDbCalls)
+            .build();
+        Self::new(Client::from_conf(dynamodb), config.tables.clone())
     }
 
     /// The SDK settings of [`Store::connect`], for tools that build their own client

@@ -40,7 +40,8 @@ pub async fn client(config: &Config, probe: Option<Probe>) -> Client {
         .credentials_provider(Credentials::new("local", "local", None, None, "bench"))
         .load()
         .await;
-    let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk);
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(omnisession::metrics::DynamoDbCalls);
     if let Some(probe) = probe {
         builder = builder.interceptor(probe);
     }
