@@ -340,6 +340,9 @@ mod tests {
         assert!(!cfg.customer_memory_writes);
         assert!(!cfg.accept_untimed_login_signatures);
         assert_eq!(cfg.metrics_namespace, "omnisession");
+        let stack = [&TABLES[..], &[("METRICS_NAMESPACE", "omnisession/prod-1")]].concat();
+        let cfg = Config::from_lookup(lookup(&stack)).unwrap();
+        assert_eq!(cfg.metrics_namespace, "omnisession/prod-1");
     }
 
     #[test]

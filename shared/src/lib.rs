@@ -10,7 +10,8 @@
 //!   its own error;
 //! - [`http`] and [`error`], which turn API Gateway requests into domain calls and
 //!   results into `{"detail", "error_type"}` responses; [`routes`], each function's
-//!   table of routes and handlers.
+//!   table of routes and handlers; [`metrics`], what each request counted, written as
+//!   CloudWatch Embedded Metric Format lines.
 //!
 //! A function's `main` builds one [`AppState`] at cold start and hands its handler to
 //! the Lambda runtime.

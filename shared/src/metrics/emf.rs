@@ -9,8 +9,8 @@
 //! A document's dimensions take one value each, so counts with different dimension values
 //! go in documents of their own: the function's counts (`Function`; and `[]`, the whole
 //! stack), a login (`Channel` and `Result`; `Result`), codes by channel (`Via`; `[]`).
-//! Only counts above zero are written, except `Requests`, so that rates have a
-//! denominator. Dimension values are the fixed names of this module's enums: nothing a
+//! Only counts above zero are written (every request counts `Requests`, so that rates
+//! have a denominator). Dimension values are the fixed names of this module's enums: nothing a
 //! client sent, nothing personal, nothing of high cardinality.
 
 use serde_json::{Map, Value, json};
@@ -40,9 +40,9 @@ pub fn documents(meter: Meter<'_>, counts: &Counts, timestamp_ms: i64) -> Vec<Va
     let function: Vec<(&str, u32)> = Counter::ALL
         .iter()
         .map(|&c| (c.name(), counts.get(c)))
-        .filter(|&(name, n)| n > 0 || name == Counter::Requests.name())
+        .filter(|&(_, n)| n > 0)
         .collect();
-    if function.iter().any(|&(_, n)| n > 0) {
+    if !function.is_empty() {
         documents.push(document(FUNCTION_DIMENSIONS, &[], &function));
     }
     if let Some((channel, result)) = counts.login_outcome() {
@@ -154,9 +154,7 @@ mod tests {
         assert!(!names.is_empty());
         for name in &names {
             assert!(
-                root[name]
-                    .as_u64()
-                    .is_some_and(|n| n > 0 || name == "Requests"),
+                root[name].as_u64().is_some_and(|n| n > 0),
                 "metric {name} has a value at the root: {doc}"
             );
         }
@@ -247,6 +245,16 @@ mod tests {
     #[test]
     fn nothing_counted_writes_nothing() {
         assert!(lines(METER, &Counts::default(), NOW).is_empty());
+    }
+
+    #[test]
+    fn work_outside_a_request_writes_only_what_it_counted() {
+        let mut counts = Counts::default();
+        counts.add(Counter::SecretRefreshFailures, 1);
+        let docs = parsed(&counts);
+        assert_eq!(docs.len(), 1);
+        let (_, names) = check(&docs[0]);
+        assert_eq!(names, ["SecretRefreshFailures"], "no Requests: 0");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! counts are written as one EMF document per set of dimension values (see [`emf`]):
 //! usually one line per request, one more for a login or a code sent. Code that runs
 //! outside a request (the admin tool, a test calling a service function directly, a task
-//! spawned off the request) counts nothing: the `count` functions do nothing there.
+//! spawned off the request) counts nothing: the `count` functions do nothing there. Work
+//! of a function's own outside requests (a timer's) that should count opens a
+//! [`measured`] scope of its own.
 //!
 //! README → "Metrics the functions emit" lists every metric and when it is counted.
 
