@@ -32,6 +32,7 @@ mod renumber;
 mod retries;
 mod sam_local;
 mod schemathesis;
+mod secrets;
 mod security;
 mod upgrade;
 mod validation;
