@@ -98,6 +98,18 @@ async fn a_bad_or_unreadable_secret_keeps_the_values_in_hand() {
     after_refresh().await;
     assert_eq!(agent_with(&app, KEY_A).await, 404);
     assert_eq!(agent_with(&app, KEY_B).await, 401);
+
+    // Secrets Manager not answering: the request that refreshes gives up after a second
+    // (the SDK alone would wait 5 s) and answers with the keys in hand.
+    standin().fail_secret(KEYS_SECRET, "timeout", None);
+    after_refresh().await;
+    let started = std::time::Instant::now();
+    assert_eq!(agent_with(&app, KEY_A).await, 404);
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "a stuck refresh held the request {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

@@ -22,6 +22,9 @@ pub use values::{NAMES, Rules, Secrets, ValueError, split};
 /// After a failed refresh the values in hand are kept and the read is tried again this
 /// much later (or at the next interval, if that is sooner).
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+/// The most a refresh may add to the request that makes it (the values in hand are good
+/// meanwhile); a cold start's first read has the SDK's own timeouts.
+const REFRESH_BUDGET: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -113,7 +116,15 @@ impl Vault {
             // Another request may have refreshed between the check and the lock.
             && refresh.is_due()
         {
-            let next = match refresh.load().await {
+            let loaded = tokio::time::timeout(REFRESH_BUDGET, refresh.load())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(VaultError::Read(ReadError::Unavailable {
+                        id: refresh.ids.clone(),
+                        reason: format!("no answer within {REFRESH_BUDGET:?}"),
+                    }))
+                });
+            let next = match loaded {
                 Ok(secrets) => {
                     *self.current.write().unwrap_or_else(PoisonError::into_inner) =
                         Arc::new(secrets);
