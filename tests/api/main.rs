@@ -26,6 +26,7 @@ mod load;
 mod logs;
 mod memory;
 mod openapi;
+mod operations;
 mod qr;
 mod readme;
 mod renumber;
