@@ -19,12 +19,20 @@ pub async fn code(
     code: Code,
     via: Via,
 ) -> Result<(), String> {
-    let Some(courier) = state.courier().await else {
+    // A code that cannot even be handed over is not delivered either.
+    let undelivered = |why: &str| {
         metrics::code(via, false);
-        return Err("no courier is configured (WHATSAPP_PHONE_NUMBER_ID is unset)".into());
+        why.to_string()
     };
+    let courier = state.courier().await.ok_or_else(|| {
+        undelivered("no courier is configured (WHATSAPP_PHONE_NUMBER_ID is unset)")
+    })?;
+    let secrets = state.secrets().await;
+    let token = secrets.whatsapp_access_token.as_ref().ok_or_else(|| {
+        undelivered("no WhatsApp access token is configured (WHATSAPP_ACCESS_TOKEN)")
+    })?;
     let used = courier
-        .send_code(phone, code.expose(), via, BUDGET)
+        .send_code(phone, code.expose(), via, token, BUDGET)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(via = ?used, "verification code delivered");

@@ -15,6 +15,7 @@ pub use config::{CourierConfig, DEFAULT_GRAPH_API_BASE};
 
 use crate::metrics;
 use crate::phone::PhoneNumber;
+use crate::secrets::SecretString;
 use whatsapp::Failure;
 
 /// How long a code stays valid, as the SMS text says (docs/design.md §5 "Codes").
@@ -95,7 +96,8 @@ impl Courier {
         }
     }
 
-    /// Sends `code` to `to` within `budget` and says which channel took it.
+    /// Sends `code` to `to` within `budget` and says which channel took it; WhatsApp's
+    /// Cloud API is called with `token` (the current one of the refreshing secrets).
     ///
     /// - `Via::WhatsApp`: one WhatsApp attempt, and a second after a timeout, a dropped
     ///   connection or a 5xx if the budget allows (when SMS is enabled, WhatsApp leaves
@@ -117,6 +119,7 @@ impl Courier {
         to: &PhoneNumber,
         code: &str,
         via: Via,
+        token: &SecretString,
         budget: Duration,
     ) -> Result<Via, DeliveryError> {
         if !(4..=15).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -129,7 +132,7 @@ impl Courier {
                 self.send_sms(sms, to, code, deadline).await
             }
             Via::WhatsApp => {
-                let sent = self.send_whatsapp(to, code, deadline).await;
+                let sent = self.send_whatsapp(to, code, token, deadline).await;
                 metrics::code(Via::WhatsApp, sent.is_ok());
                 let failure = match sent {
                     Ok(()) => return Ok(Via::WhatsApp),
@@ -149,6 +152,7 @@ impl Courier {
         &self,
         to: &PhoneNumber,
         code: &str,
+        token: &SecretString,
         deadline: Deadline,
     ) -> Result<(), DeliveryError> {
         let reserve = if self.sms.is_some() {
@@ -161,7 +165,7 @@ impl Courier {
             let Some(time) = deadline.slice(WHATSAPP_ATTEMPT, reserve) else {
                 return Err(last);
             };
-            match self.whatsapp.send(to, code, time).await {
+            match self.whatsapp.send(to, code, token, time).await {
                 Ok(message_id) => {
                     tracing::info!(
                         via = "whatsapp",

@@ -89,10 +89,16 @@ impl Store {
     /// the interceptor that counts throttles and retries (`metrics`).
     pub async fn connect(config: &Config) -> Self {
         let sdk = Self::sdk_config(config).load().await;
-        let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        Self::on_sdk(&sdk, config.tables.clone())
+    }
+
+    /// The store on SDK settings already loaded (from [`Store::sdk_config`]): its client
+    /// counts the throttles and retries of the request it serves (`metrics`).
+    pub fn on_sdk(sdk: &aws_config::SdkConfig, tables: Tables) -> Self {
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
             .interceptor(crate::metrics::DynamoDbCalls)
             .build();
-        Self::new(Client::from_conf(dynamodb), config.tables.clone())
+        Self::new(Client::from_conf(dynamodb), tables)
     }
 
     /// The SDK settings of [`Store::connect`], for tools that build their own client
