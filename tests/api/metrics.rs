@@ -31,21 +31,6 @@ fn written() -> Vec<Value> {
         .collect()
 }
 
-const METRICS: [&str; 12] = [
-    "Requests",
-    "Responses4xx",
-    "Responses5xx",
-    "DynamoDbThrottles",
-    "DynamoDbRetries",
-    "IdempotentReplays",
-    "Lockouts",
-    "Merges",
-    "SecretRefreshFailures",
-    "Logins",
-    "CodesSent",
-    "CodeDeliveryFailures",
-];
-
 fn check(doc: &Value) {
     let root = doc.as_object().expect("a JSON object");
     let aws = &root["_aws"];
@@ -78,7 +63,7 @@ fn check(doc: &Value) {
         "Channel" => ["web", "kiosk", "whatsapp"].contains(&value.as_str().unwrap_or_default()),
         "Result" => ["success", "failure", "locked"].contains(&value.as_str().unwrap_or_default()),
         "Via" => ["whatsapp", "sms"].contains(&value.as_str().unwrap_or_default()),
-        metric => METRICS.contains(&metric) && declared.contains(metric),
+        metric => metrics::metric_names().any(|m| m == metric) && declared.contains(metric),
     };
     for (key, value) in root {
         assert!(allowed(key, value), "{key}: {value} has no place in {doc}");
@@ -426,4 +411,67 @@ async fn throttled_dynamodb_calls_count_their_throttles_and_retries() {
     assert_eq!(signup.status, 503, "{:?}", signup.body);
     let docs = written();
     assert!(value(&docs, "DynamoDbThrottles", &[("Function", "auth")]) >= 1);
+}
+
+#[tokio::test]
+async fn a_failed_secret_refresh_is_counted_by_the_request_that_tried_it() {
+    metrics::capture();
+    let env = test_env();
+    let secret: serde_json::Map<String, Value> = [
+        "SERVICE_KEYS",
+        "WHATSAPP_APP_SECRET",
+        "WHATSAPP_VERIFY_TOKEN",
+        "CODE_HMAC_KEY",
+        "WHATSAPP_ACCESS_TOKEN",
+    ]
+    .into_iter()
+    .map(|name| (name.to_string(), json!(env[name])))
+    .collect();
+    let app = App::with_secrets_manager(&Value::Object(secret), &[]).await;
+    // The agent's read of a session that does not exist: its service key is checked.
+    let agent = || {
+        let sid = hex::encode(rand::random::<[u8; 16]>());
+        app.send(memory_event("session-sid-summary-get", &sid))
+    };
+    // Past the refresh interval (1 s): a refresh that works counts nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(agent().await.status, 404);
+    assert_eq!(value(&written(), "SecretRefreshFailures", &[]), 0);
+
+    standin().fail_secret(KEYS_SECRET, "5xx", None);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(agent().await.status, 404, "the values in hand serve");
+    let docs = written();
+    assert_eq!(
+        value(
+            &docs,
+            "SecretRefreshFailures",
+            &[("Function", "sales-memory")]
+        ),
+        1,
+        "{docs:?}"
+    );
+}
+
+/// The metrics the code writes are the ones template.yaml's dashboard and alarms read
+/// (`tests/api/operations.rs` holds the template to the contract) and README's table lists.
+#[test]
+fn every_metric_written_is_on_the_dashboard_and_in_the_readme() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let table = readme
+        .split("### Metrics the functions emit")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README: ### Metrics the functions emit");
+    for name in metrics::metric_names() {
+        assert!(
+            template.contains(&format!("\"{name}\"")),
+            "{name} is not on template.yaml's dashboard"
+        );
+        assert!(
+            table.contains(&format!("`{name}`")),
+            "README's metrics table does not list {name}"
+        );
+    }
 }

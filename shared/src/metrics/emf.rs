@@ -18,6 +18,11 @@ use serde_json::{Map, Value, json};
 use super::{Counter, Counts, Meter};
 use crate::courier::Via;
 
+/// The metrics of the documents besides the function's counts ([`Counter`]).
+pub const LOGINS: &str = "Logins";
+pub const CODES_SENT: &str = "CodesSent";
+pub const CODE_DELIVERY_FAILURES: &str = "CodeDeliveryFailures";
+
 /// The dimension sets of each kind of document.
 pub const FUNCTION_DIMENSIONS: &[&[&str]] = &[&["Function"], &[]];
 pub const LOGIN_DIMENSIONS: &[&[&str]] = &[&["Channel", "Result"], &["Result"]];
@@ -49,12 +54,12 @@ pub fn documents(meter: Meter<'_>, counts: &Counts, timestamp_ms: i64) -> Vec<Va
         documents.push(document(
             LOGIN_DIMENSIONS,
             &[("Channel", channel.as_str()), ("Result", result.as_str())],
-            &[("Logins", 1)],
+            &[(LOGINS, 1)],
         ));
     }
     for (via, name) in [(Via::WhatsApp, "whatsapp"), (Via::Sms, "sms")] {
         let (sent, failed) = counts.codes(via);
-        let metrics: Vec<(&str, u32)> = [("CodesSent", sent), ("CodeDeliveryFailures", failed)]
+        let metrics: Vec<(&str, u32)> = [(CODES_SENT, sent), (CODE_DELIVERY_FAILURES, failed)]
             .into_iter()
             .filter(|&(_, n)| n > 0)
             .collect();

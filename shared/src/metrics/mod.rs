@@ -79,6 +79,15 @@ impl Counter {
     }
 }
 
+/// The name of every metric the functions write.
+pub fn metric_names() -> impl Iterator<Item = &'static str> {
+    Counter::ALL.iter().map(|c| c.name()).chain([
+        emf::LOGINS,
+        emf::CODES_SENT,
+        emf::CODE_DELIVERY_FAILURES,
+    ])
+}
+
 /// How a login attempt ended (dimension `Result` of `Logins`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoginResult {

@@ -132,6 +132,7 @@ impl Vault {
                 }
                 Err(err) => {
                     tracing::error!(error = %err, "secrets not refreshed; keeping the values in hand");
+                    crate::metrics::count(crate::metrics::Counter::SecretRefreshFailures);
                     refresh.every.min(RETRY_AFTER_FAILURE)
                 }
             };
