@@ -12,6 +12,8 @@ pub struct Tables {
     pub customers: String,
     pub sessions: String,
     pub messages: String,
+    /// The kiosk registry (`omnisession-admin kiosk …`; see `kiosks`).
+    pub kiosks: String,
 }
 
 #[derive(Clone, Debug)]
@@ -20,8 +22,6 @@ pub struct Config {
     /// Region used to read phone numbers written without a country code.
     pub phone_region: Region,
     pub bcrypt_cost: u32,
-    /// `X-Kiosk-Key` values of registered kiosks.
-    pub kiosk_keys: KeyRing,
     /// `X-Service-Key` values of the sales agent.
     pub service_keys: KeyRing,
     /// Signs `POST /session/login` and the WhatsApp webhook (`X-Hub-Signature-256`).
@@ -220,10 +220,10 @@ impl Config {
                 customers: required("CUSTOMERS_TABLE")?,
                 sessions: required("SESSIONS_TABLE")?,
                 messages: required("MESSAGES_TABLE")?,
+                kiosks: required("KIOSKS_TABLE")?,
             },
             phone_region,
             bcrypt_cost: number("BCRYPT_COST", 12, 4, 31)? as u32,
-            kiosk_keys: keys("KIOSK_KEYS")?,
             service_keys: keys("SERVICE_KEYS")?,
             whatsapp_app_secret: SecretString::new(get("WHATSAPP_APP_SECRET").unwrap_or_default()),
             whatsapp_verify_token: SecretString::new(
@@ -261,8 +261,7 @@ impl Config {
         if self.local_dev {
             return Ok(());
         }
-        let secrets: [(&'static str, Vec<&str>); 5] = [
-            ("KIOSK_KEYS", self.kiosk_keys.exposed()),
+        let secrets: [(&'static str, Vec<&str>); 4] = [
             ("SERVICE_KEYS", self.service_keys.exposed()),
             (
                 "WHATSAPP_APP_SECRET",
@@ -302,10 +301,11 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const TABLES: [(&str, &str); 3] = [
+    const TABLES: [(&str, &str); 4] = [
         ("CUSTOMERS_TABLE", "c"),
         ("SESSIONS_TABLE", "s"),
         ("MESSAGES_TABLE", "m"),
+        ("KIOSKS_TABLE", "k"),
     ];
 
     #[test]
@@ -324,22 +324,21 @@ mod tests {
     #[test]
     fn dev_or_missing_secrets_stop_a_deployed_function_but_not_a_dev_machine() {
         let dev = [
-            ("KIOSK_KEYS", "dev-kiosk-key-0000000000000001"),
-            ("SERVICE_KEYS", "real-service-key-0123456789"),
+            ("SERVICE_KEYS", "dev-service-key-000000000000001"),
             ("WHATSAPP_APP_SECRET", "real-app-secret-0123456789"),
             ("WHATSAPP_VERIFY_TOKEN", "real-verify-token"),
             ("CODE_HMAC_KEY", "real-code-hmac-key-0123456789abcdef"),
         ];
         let cfg = Config::from_lookup(lookup(&[&TABLES[..], &dev[..]].concat())).unwrap();
         let err = cfg.require_real_secrets().unwrap_err().to_string();
-        assert!(err.contains("KIOSK_KEYS"), "{err}");
+        assert!(err.contains("SERVICE_KEYS"), "{err}");
         let missing = Config::from_lookup(lookup(&TABLES)).unwrap();
         assert!(
             missing
                 .require_real_secrets()
                 .unwrap_err()
                 .to_string()
-                .contains("KIOSK_KEYS")
+                .contains("SERVICE_KEYS")
         );
         let local = [&TABLES[..], &dev[..], &[("OMNISESSION_LOCAL_DEV", "1")]].concat();
         assert!(
@@ -349,7 +348,7 @@ mod tests {
                 .is_ok()
         );
         let mut real = dev.to_vec();
-        real[0].1 = "kiosk-key-0123456789abcdef";
+        real[0].1 = "service-key-0123456789abcdef";
         let cfg = Config::from_lookup(lookup(&[&TABLES[..], &real[..]].concat())).unwrap();
         assert!(cfg.require_real_secrets().is_ok());
     }
@@ -358,6 +357,8 @@ mod tests {
     fn bad_values_name_the_variable() {
         let err = Config::from_lookup(lookup(&[])).unwrap_err();
         assert!(err.to_string().contains("CUSTOMERS_TABLE"));
+        let err = Config::from_lookup(lookup(&TABLES[..3])).unwrap_err();
+        assert!(err.to_string().contains("KIOSKS_TABLE"), "{err}");
         let mut bad = TABLES.to_vec();
         bad.push(("BCRYPT_COST", "3"));
         assert!(
@@ -367,12 +368,12 @@ mod tests {
                 .contains("BCRYPT_COST")
         );
         let mut bad = TABLES.to_vec();
-        bad.push(("KIOSK_KEYS", "short"));
+        bad.push(("SERVICE_KEYS", "short"));
         assert!(
             Config::from_lookup(lookup(&bad))
                 .unwrap_err()
                 .to_string()
-                .contains("KIOSK_KEYS")
+                .contains("SERVICE_KEYS")
         );
         let mut bad = TABLES.to_vec();
         bad.push(("QR_TTL_SECS", "600"));

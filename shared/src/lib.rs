@@ -26,6 +26,7 @@ pub mod guard;
 pub mod http;
 pub mod idempotency;
 pub mod identity;
+pub mod kiosks;
 pub mod logins;
 pub mod model;
 pub mod passwords;
@@ -40,6 +41,7 @@ pub mod token;
 pub mod views;
 
 use config::Config;
+use kiosks::{Kiosk, Kiosks};
 use passwords::Passwords;
 use store::Store;
 
@@ -48,6 +50,8 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub passwords: Passwords,
+    /// The kiosk registry, cached (see [`kiosks`]).
+    pub kiosks: Kiosks,
     /// Built on the first code sent (only the verify function sends): the others' cold
     /// starts pay nothing for it.
     pub courier: tokio::sync::OnceCell<courier::Courier>,
@@ -62,8 +66,15 @@ impl AppState {
             config,
             store,
             passwords,
+            kiosks: Kiosks::default(),
             courier: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The active kiosk whose key is `key`, from the cached registry (read again when a
+    /// minute old, see [`kiosks`]).
+    pub async fn kiosk(&self, key: &str) -> Result<Option<Kiosk>, store::StoreError> {
+        self.kiosks.find(key, || self.store.kiosk_registry()).await
     }
 
     /// The courier of codes, if this function is configured to send them.

@@ -219,7 +219,7 @@ fn a_function_refuses_to_start_without_real_secrets() {
                 "CUSTOMERS_TABLE",
                 "SESSIONS_TABLE",
                 "MESSAGES_TABLE",
-                "KIOSK_KEYS",
+                "KIOSKS_TABLE",
                 "SERVICE_KEYS",
                 "WHATSAPP_APP_SECRET",
                 "WHATSAPP_VERIFY_TOKEN",
@@ -236,7 +236,7 @@ fn a_function_refuses_to_start_without_real_secrets() {
     let logs = String::from_utf8_lossy(&output.stdout).to_string()
         + &String::from_utf8_lossy(&output.stderr);
     assert!(logs.contains("refusing to start"), "{logs}");
-    assert!(logs.contains("KIOSK_KEYS"), "{logs}");
+    assert!(logs.contains("SERVICE_KEYS"), "{logs}");
 }
 
 /// The function that sends codes needs its messaging settings, and real ones.
@@ -255,7 +255,7 @@ fn the_verify_function_refuses_to_start_without_real_messaging_settings() {
         ("CUSTOMERS_TABLE", "c"),
         ("SESSIONS_TABLE", "s"),
         ("MESSAGES_TABLE", "m"),
-        ("KIOSK_KEYS", "kiosk-key-0123456789abcdef"),
+        ("KIOSKS_TABLE", "k"),
         ("SERVICE_KEYS", "service-key-0123456789abcdef"),
         ("WHATSAPP_APP_SECRET", "app-secret-0123456789abcdef"),
         ("WHATSAPP_VERIFY_TOKEN", "verify-token-0123456789"),

@@ -218,7 +218,7 @@ struct Resolver {
 }
 
 impl Resolver {
-    /// The three tables. A new resource a function is granted (a topic, a secret) is
+    /// The four tables. A new resource a function is granted (a topic, a secret) is
     /// added here with the name and ARN the tests give it.
     fn for_tables(tables: &Tables) -> Self {
         let mut refs = HashMap::from([
@@ -231,6 +231,7 @@ impl Resolver {
             (schema::CUSTOMERS_RESOURCE, &tables.customers),
             (schema::SESSIONS_RESOURCE, &tables.sessions),
             (schema::MESSAGES_RESOURCE, &tables.messages),
+            (schema::KIOSKS_RESOURCE, &tables.kiosks),
         ] {
             refs.insert(id.to_string(), name.clone());
             arns.insert(id.to_string(), table_arn(name));
@@ -315,6 +316,7 @@ mod tests {
             customers: "c".into(),
             sessions: "s".into(),
             messages: "m".into(),
+            kiosks: "k".into(),
         }
     }
 
