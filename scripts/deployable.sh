@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks, without an AWS account, that the stack deploys: the template lints, `sam build`
+# Checks, without an AWS account, that the stack deploys: the template lints and passes
+# the policy scan (checkov, every skip with its reason in the template), `sam build`
 # works without Docker and builds every function as an arm64 executable, whose zip stays
 # within the 6 MB budget (sizes printed).
 # Part of `make test`; also useful alone before `sam deploy`.
@@ -8,10 +9,11 @@ cd "$(dirname "$0")/.."
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-ap-south-1}
 export SAM_CLI_TELEMETRY=0
 
-echo "== template: cfn-lint and sam validate --lint"
+echo "== template: cfn-lint, sam validate --lint, checkov"
 cfn-lint template.yaml
 sam validate --lint >/dev/null
-echo "template.yaml: cfn-lint and sam validate --lint pass"
+scripts/checkov.sh
+echo "template.yaml: cfn-lint, sam validate --lint and checkov pass"
 
 # One arm64 release build: `sam build` runs `cargo lambda build --release --arm64 --bin <f>`
 # per function (aws-lambda-builders' rust-cargolambda workflow). A build of all five in

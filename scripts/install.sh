@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, when it is missing:
-#   cargo-lambda (PyPI, brings zig), AWS SAM CLI, cfn-lint and schemathesis (PyPI), the arm64 Rust
+#   cargo-lambda (PyPI, brings zig), AWS SAM CLI, cfn-lint and schemathesis (PyPI), checkov
+#   (PyPI, in a virtualenv of its own: scripts/checkov.sh), the arm64 Rust
 #   target (rustup), cargo-nextest (crates.io), a Java 17+ runtime, curl and openssl (Debian:
 #   the README's checklist, which a test runs, calls them), DynamoDB Local (the jar inside the
 #   npm package amplify-dynamodb-simulator, cached in .local/).
@@ -37,6 +38,8 @@ if [ "$(schemathesis --version 2>/dev/null || true)" != "schemathesis, version $
   python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
+# The policy scan of `scripts/deployable.sh`.
+scripts/checkov.sh install
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   echo "install: Rust target aarch64-unknown-linux-gnu (rustup)"
   rustup target add aarch64-unknown-linux-gnu

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""A local stand-in for the services that deliver verification codes, which have no
-local emulator: Meta's WhatsApp Cloud API (Graph API) and Amazon SNS's Publish.
+"""A local stand-in for the outside services that have no local emulator: Meta's
+WhatsApp Cloud API (Graph API) and Amazon SNS's Publish, which deliver verification
+codes, and AWS Secrets Manager, which holds the secrets in AWS.
 
     python3 scripts/standin.py --port 8102 --outbox .local/outbox.jsonl
 
 One HTTP server answers both, as the real clients call them:
   POST /<version>/<phone-number-id>/messages   the Graph API (Bearer token required)
   POST /   Action=Publish&...                   SNS's Query API (as aws-sdk-sns sends it)
+  POST /   X-Amz-Target: secretsmanager.<Op>    Secrets Manager's JSON API: CreateSecret,
+                                                PutSecretValue, GetSecretValue (a secret
+                                                named by its name or its ARN, full or
+                                                partial, as AWS does)
 Every message "sent" is appended to the outbox as one JSON line
   {"at": "<RFC 3339 UTC>", "via": "whatsapp"|"sms", "to": "+<E.164>", "body": "<text>"}
 (SMS lines also carry the message attributes) and printed on stdout.
@@ -18,7 +23,13 @@ For tests:
   DELETE /_standin/rules?to=+91...   forgets that number's rules
   GET /_standin/outbox?to=+91...     that number's messages since this server started
                                      (outbox lines), oldest first
+  POST /_standin/rules   {"secret": "<name>", "fail": "5xx"|"timeout", "times": N}
+       the next N reads of that secret fail that way
   GET /_standin/health               200 once listening
+
+--secrets-from FILE --secret-name NAME creates secret NAME at start from the names of
+FILE (an env file such as config/dev.env) that a secret set holds (SECRET_NAMES), so
+that `sam local invoke` reads the development secrets the way AWS functions read theirs.
 
 Standard library only. --port 0 picks a free port; the first line on stdout names it.
 --exit-on-stdin-eof ends the server when its parent closes stdin (a test process that
@@ -55,6 +66,15 @@ NOT_ON_WHATSAPP = {
     },
 }
 SNS_NS = "http://sns.amazonaws.com/doc/2010-03-31/"
+# What a secret set may hold (omnisession::vault::NAMES).
+SECRET_NAMES = (
+    "SERVICE_KEYS",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_VERIFY_TOKEN",
+    "CODE_HMAC_KEY",
+    "WHATSAPP_ACCESS_TOKEN",
+)
+ACCOUNT = "123456789012"
 
 
 class State:
@@ -63,6 +83,31 @@ class State:
         self.rules = {}  # (to, via) -> {"fail": str, "times": int | None}
         self.sent = []  # outbox lines of this run, as dicts
         self.outbox_path = outbox_path
+        self.secrets = {}  # name -> {"arn": str, "string": str, "version": str, "created": float}
+
+    def find_secret(self, secret_id):
+        """The secret a SecretId names: its name, its ARN, or its ARN without the
+        6-character suffix AWS adds (a partial ARN)."""
+        name = secret_id
+        if secret_id.startswith("arn:"):
+            name = secret_id.split(":secret:", 1)[-1]
+            if name not in self.secrets and len(name) > 7 and name[-7] == "-":
+                name = name[:-7]
+        secret = self.secrets.get(name)
+        if secret is None or (secret_id.startswith("arn:") and not secret["arn"].startswith(secret_id)):
+            return None, None
+        return name, secret
+
+    def put_secret(self, name, string, region="ap-south-1"):
+        with self.lock:
+            secret = self.secrets.get(name)
+            if secret is None:
+                suffix = uuid.uuid5(uuid.NAMESPACE_URL, name).hex[:6]
+                secret = {"arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{name}-{suffix}", "created": time.time()}
+                self.secrets[name] = secret
+            secret["string"] = string
+            secret["version"] = str(uuid.uuid4())
+            return secret
 
     def take_failure(self, to, via):
         """The failure the next delivery to `to` on `via` must suffer, if any (counts it)."""
@@ -225,6 +270,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, {"error": "bad or missing Content-Length"})
         if path == "/_standin/rules":
             return self.add_rule(raw)
+        target = self.headers.get("X-Amz-Target") or ""
+        if path == "/" and target.startswith("secretsmanager."):
+            return self.secretsmanager(target[len("secretsmanager."):], raw)
         match = GRAPH_PATH.match(path)
         if match:
             return self.whatsapp(raw)
@@ -240,6 +288,14 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(rule, dict):
             return self.reply(400, {"error": "body must be an object"})
         to, via, fail, times = rule.get("to"), rule.get("via"), rule.get("fail"), rule.get("times")
+        if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
+            return self.reply(400, {"error": "times: expected a whole number from 1"})
+        if "secret" in rule:
+            if not isinstance(rule["secret"], str) or fail not in ("5xx", "timeout"):
+                return self.reply(400, {"error": "secret: expected a name, fail: 5xx or timeout"})
+            with self.state.lock:
+                self.state.rules[(rule["secret"], "secretsmanager")] = {"fail": fail, "times": times}
+            return self.reply(200, {"ok": True})
         if not isinstance(to, str) or not E164.match(to):
             return self.reply(400, {"error": "to: expected +<E.164>"})
         if via not in ("whatsapp", "sms"):
@@ -301,6 +357,65 @@ class Handler(BaseHTTPRequestHandler):
             },
         )
 
+    def secretsmanager(self, operation, raw):
+        """Secrets Manager's JSON protocol, as aws-sdk-secretsmanager calls it."""
+        kind = "application/x-amz-json-1.1"
+
+        def error(status, code, message):
+            return self.reply(status, {"__type": code, "message": message}, kind)
+
+        if not (self.headers.get("Authorization") or "").startswith("AWS4-HMAC-SHA256"):
+            return error(400, "MissingAuthenticationTokenException", "Request is missing Authentication Token")
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return error(400, "SerializationException", "body must be a JSON object")
+        if operation == "CreateSecret":
+            name, string = body.get("Name"), body.get("SecretString")
+            if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9/_+=.@-]{1,512}$", name):
+                return error(400, "InvalidParameterException", "Name is invalid")
+            if name in self.state.secrets:
+                return error(400, "ResourceExistsException", f"The operation failed because the secret {name} already exists.")
+            if string is not None and not isinstance(string, str):
+                return error(400, "InvalidParameterException", "SecretString must be a string")
+            secret = self.state.put_secret(name, string)
+            return self.reply(200, {"ARN": secret["arn"], "Name": name, "VersionId": secret["version"]}, kind)
+        secret_id = body.get("SecretId")
+        if not isinstance(secret_id, str) or not secret_id:
+            return error(400, "InvalidParameterException", "SecretId is required")
+        name, secret = self.state.find_secret(secret_id)
+        if secret is None:
+            return error(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+        if operation == "PutSecretValue":
+            string = body.get("SecretString")
+            if not isinstance(string, str):
+                return error(400, "InvalidParameterException", "SecretString must be a string")
+            secret = self.state.put_secret(name, string)
+            return self.reply(200, {"ARN": secret["arn"], "Name": name, "VersionId": secret["version"], "VersionStages": ["AWSCURRENT"]}, kind)
+        if operation == "GetSecretValue":
+            failure = self.state.take_failure(name, "secretsmanager")
+            if failure == "timeout":
+                return self.hold()
+            if failure == "5xx":
+                return error(500, "InternalServiceError", "An error occurred on the server side.")
+            if secret.get("string") is None:
+                return error(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT")
+            return self.reply(
+                200,
+                {
+                    "ARN": secret["arn"],
+                    "Name": name,
+                    "SecretString": secret["string"],
+                    "VersionId": secret["version"],
+                    "VersionStages": ["AWSCURRENT"],
+                    "CreatedDate": secret["created"],
+                },
+                kind,
+            )
+        return error(400, "UnknownOperationException", f"{operation} is not supported here")
+
     def sns(self, raw):
         xml = "text/xml"
         if not (self.headers.get("Authorization") or "").startswith("AWS4-HMAC-SHA256"):
@@ -354,11 +469,21 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--outbox", required=True, help="JSON-lines file the messages are appended to")
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    parser.add_argument("--secrets-from", help="env file whose secret names make a secret at start")
+    parser.add_argument("--secret-name", default="omnisession-dev", help="that secret's name")
     args = parser.parse_args()
 
     if os.path.dirname(args.outbox) and not os.path.exists(args.outbox):
         os.makedirs(os.path.dirname(args.outbox), exist_ok=True)
     Handler.state = State(args.outbox)
+    if args.secrets_from:
+        values = {}
+        with open(args.secrets_from, encoding="utf-8") as f:
+            for line in f:
+                name, sep, value = line.strip().partition("=")
+                if sep and name in SECRET_NAMES and value.strip():
+                    values[name] = value.strip()
+        Handler.state.put_secret(args.secret_name, json.dumps(values))
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     if args.exit_on_stdin_eof:

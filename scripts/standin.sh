@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Starts or stops the local stand-in for WhatsApp's Cloud API and Amazon SNS
-# (scripts/standin.py): the messages it "delivers" are appended to <outbox>.
+# Starts or stops the local stand-in for WhatsApp's Cloud API, Amazon SNS and AWS Secrets
+# Manager (scripts/standin.py): the messages it "delivers" are appended to <outbox>; it
+# holds secret `omnisession-dev` with config/dev.env's secrets, which `sam local invoke`
+# reads as a deployed function reads its own (config/sam-local.json).
 #   scripts/standin.sh start <port> <outbox>
 #   scripts/standin.sh stop <port>
 set -euo pipefail
@@ -26,11 +28,12 @@ case "$action" in
     fi
     outbox=${3:?outbox file}
     mkdir -p .local "$(dirname "$outbox")"
-    nohup python3 scripts/standin.py --port "$port" --outbox "$outbox" >"$log" 2>&1 &
+    nohup python3 scripts/standin.py --port "$port" --outbox "$outbox" \
+      --secrets-from config/dev.env --secret-name omnisession-dev >"$log" 2>&1 &
     echo $! >"$pidfile"
     for _ in $(seq 1 50); do
       if healthy; then
-        echo "standin: WhatsApp and SMS on http://127.0.0.1:$port, messages in $outbox (log: $log)"
+        echo "standin: WhatsApp, SMS and Secrets Manager on http://127.0.0.1:$port, messages in $outbox (log: $log)"
         exit 0
       fi
       sleep 0.1

@@ -5,7 +5,7 @@
 use chrono::Duration;
 
 use crate::phone::Region;
-use crate::secrets::{KeyRing, SecretString};
+use crate::vault::{self, Rules, Secrets, ValueError};
 
 #[derive(Clone, Debug)]
 pub struct Tables {
@@ -22,12 +22,9 @@ pub struct Config {
     /// Region used to read phone numbers written without a country code.
     pub phone_region: Region,
     pub bcrypt_cost: u32,
-    /// `X-Service-Key` values of the sales agent.
-    pub service_keys: KeyRing,
-    /// Signs `POST /session/login` and the WhatsApp webhook (`X-Hub-Signature-256`).
-    pub whatsapp_app_secret: SecretString,
-    /// Meta's webhook verification handshake answers only this `hub.verify_token`.
-    pub whatsapp_verify_token: SecretString,
+    /// Where the secrets come from (`SECRETS`): AWS Secrets Manager, or environment
+    /// variables on a developer's machine.
+    pub secrets: SecretSource,
     /// A session lives this long after its last activity (7 days).
     pub session_idle: Duration,
     /// ... but never longer than this after it started (30 days).
@@ -50,15 +47,37 @@ pub struct Config {
     pub accept_untimed_login_signatures: bool,
     /// `KIOSK_PHONE_HISTORY`: what a kiosk login by typed phone sees of the session.
     pub kiosk_phone_history: KioskHistory,
-    /// `CODE_HMAC_KEY`: verification codes and click-to-verify texts are stored only as
-    /// HMACs under this key.
-    pub code_key: SecretString,
     /// `WHATSAPP_BUSINESS_NUMBER`: the number customers write to (its digits, without
     /// `+`), which click-to-verify links open a chat with.
     pub whatsapp_business_number: Option<String>,
     /// How codes are delivered (WhatsApp's Cloud API, SNS): set where
     /// `WHATSAPP_PHONE_NUMBER_ID` is, which only the verify function's is in AWS.
     pub courier: Option<crate::courier::CourierConfig>,
+}
+
+/// Where a function's secrets come from.
+#[derive(Clone, Debug)]
+pub enum SecretSource {
+    /// `SECRETS` unset: `SERVICE_KEYS`, `WHATSAPP_APP_SECRET` and the other names of
+    /// [`vault::NAMES`] are environment variables. Only with `OMNISESSION_LOCAL_DEV=1`.
+    Environment(Secrets),
+    /// `SECRETS`: the ids (ARNs) of AWS Secrets Manager secrets, re-read every
+    /// `SECRETS_REFRESH_SECS`; `SECRETS_MANAGER_ENDPOINT` reaches a local stand-in.
+    Manager {
+        ids: Vec<String>,
+        refresh: std::time::Duration,
+        endpoint: Option<String>,
+    },
+}
+
+impl SecretSource {
+    /// How strictly the secrets are checked when they are read.
+    pub fn rules(local_dev: bool, courier: bool) -> Rules {
+        Rules {
+            strict: !local_dev,
+            courier,
+        }
+    }
 }
 
 /// What a kiosk login by typed phone (an asserted phone, `phone` level) sees.
@@ -132,23 +151,6 @@ impl Config {
                         }),
                 }
             };
-        let keys = |name: &'static str| -> Result<KeyRing, ConfigError> {
-            let keys: Vec<SecretString> = get(name)
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(SecretString::new)
-                .collect();
-            if keys.iter().any(|k| k.expose().len() < 16) {
-                return Err(ConfigError::Invalid {
-                    name,
-                    reason: "every key must be at least 16 characters".into(),
-                });
-            }
-            Ok(KeyRing::new(keys))
-        };
-
         let switch = |name: &'static str| settings.switch(name);
         let customer_memory_writes = match get("CUSTOMER_MEMORY_WRITES").as_deref() {
             None | Some("none") => false,
@@ -175,13 +177,31 @@ impl Config {
                 });
             }
         };
-        let code_key = SecretString::new(get("CODE_HMAC_KEY").unwrap_or_default());
-        if !code_key.expose().is_empty() && code_key.expose().len() < 32 {
-            return Err(ConfigError::Invalid {
-                name: "CODE_HMAC_KEY",
-                reason: "must be at least 32 characters".into(),
-            });
-        }
+        let local_dev = get("OMNISESSION_LOCAL_DEV").is_some_and(|v| v == "1" || v == "true");
+        let secrets = match get("SECRETS") {
+            Some(ids) => SecretSource::Manager {
+                ids: vault::split(&ids),
+                refresh: std::time::Duration::from_secs(number(
+                    "SECRETS_REFRESH_SECS",
+                    300,
+                    1,
+                    3600,
+                )? as u64),
+                endpoint: get("SECRETS_MANAGER_ENDPOINT"),
+            },
+            // Checked leniently here: outside local development `require_real_secrets`
+            // refuses secrets in environment variables altogether.
+            None => SecretSource::Environment(
+                Secrets::read(
+                    |name| get(name).map(|v| vault::split(&v)).unwrap_or_default(),
+                    SecretSource::rules(true, courier.is_some()),
+                )
+                .map_err(|err| match err {
+                    ValueError::Missing(name) => ConfigError::Missing(name),
+                    ValueError::Invalid { name, reason } => ConfigError::Invalid { name, reason },
+                })?,
+            ),
+        };
         // Checked by shape, not parsed: phone metadata loads off the cold start's path.
         let whatsapp_business_number = get("WHATSAPP_BUSINESS_NUMBER")
             .map(|raw| {
@@ -224,11 +244,7 @@ impl Config {
             },
             phone_region,
             bcrypt_cost: number("BCRYPT_COST", 12, 4, 31)? as u32,
-            service_keys: keys("SERVICE_KEYS")?,
-            whatsapp_app_secret: SecretString::new(get("WHATSAPP_APP_SECRET").unwrap_or_default()),
-            whatsapp_verify_token: SecretString::new(
-                get("WHATSAPP_VERIFY_TOKEN").unwrap_or_default(),
-            ),
+            secrets,
             session_idle,
             session_max,
             touch_interval: Duration::seconds(number(
@@ -240,11 +256,10 @@ impl Config {
             qr_ttl: Duration::seconds(number("QR_TTL_SECS", 120, 10, 120)?),
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024)? as usize,
-            local_dev: get("OMNISESSION_LOCAL_DEV").is_some_and(|v| v == "1" || v == "true"),
+            local_dev,
             customer_memory_writes,
             accept_untimed_login_signatures: switch("ACCEPT_UNTIMED_LOGIN_SIGNATURES")?,
             kiosk_phone_history,
-            code_key,
             whatsapp_business_number,
             courier,
         })
@@ -252,37 +267,19 @@ impl Config {
 
     /// A function must not run open: every secret must be set, and not to a development
     /// value (they all start with `dev-` and are public in `config/dev.env`), unless
-    /// `OMNISESSION_LOCAL_DEV=1` says this is a developer's machine. A deploy without real
-    /// secrets then fails at cold start with a log line naming the variable.
+    /// `OMNISESSION_LOCAL_DEV=1` says this is a developer's machine. Anywhere else the
+    /// secrets come from Secrets Manager (checked strictly as they are read, see
+    /// [`crate::vault`]) and a deploy without them fails at cold start with a log line
+    /// naming the variable.
     pub fn require_real_secrets(&self) -> Result<(), ConfigError> {
-        if let Some(courier) = &self.courier {
-            courier.require_real_secrets(self.local_dev)?;
-        }
         if self.local_dev {
             return Ok(());
         }
-        let secrets: [(&'static str, Vec<&str>); 4] = [
-            ("SERVICE_KEYS", self.service_keys.exposed()),
-            (
-                "WHATSAPP_APP_SECRET",
-                vec![self.whatsapp_app_secret.expose()],
-            ),
-            (
-                "WHATSAPP_VERIFY_TOKEN",
-                vec![self.whatsapp_verify_token.expose()],
-            ),
-            ("CODE_HMAC_KEY", vec![self.code_key.expose()]),
-        ];
-        for (name, values) in secrets {
-            if values.is_empty() || values.iter().any(|v| v.is_empty()) {
-                return Err(ConfigError::Missing(name));
-            }
-            if values.iter().any(|v| v.starts_with("dev-")) {
-                return Err(ConfigError::Invalid {
-                    name,
-                    reason: "holds a development value; set a real secret (or OMNISESSION_LOCAL_DEV=1 on a developer machine)".into(),
-                });
-            }
+        if let SecretSource::Environment(_) = self.secrets {
+            return Err(ConfigError::Invalid {
+                name: "SECRETS",
+                reason: "must name the AWS Secrets Manager secrets (their ARNs, comma-separated); only a developer's machine (OMNISESSION_LOCAL_DEV=1) reads secrets from environment variables".into(),
+            });
         }
         Ok(())
     }
@@ -322,35 +319,42 @@ mod tests {
     }
 
     #[test]
-    fn dev_or_missing_secrets_stop_a_deployed_function_but_not_a_dev_machine() {
-        let dev = [
-            ("SERVICE_KEYS", "dev-service-key-000000000000001"),
+    fn secrets_in_environment_variables_stop_a_deployed_function_but_not_a_dev_machine() {
+        let real = [
+            ("SERVICE_KEYS", "real-service-key-0123456789"),
             ("WHATSAPP_APP_SECRET", "real-app-secret-0123456789"),
             ("WHATSAPP_VERIFY_TOKEN", "real-verify-token"),
             ("CODE_HMAC_KEY", "real-code-hmac-key-0123456789abcdef"),
         ];
-        let cfg = Config::from_lookup(lookup(&[&TABLES[..], &dev[..]].concat())).unwrap();
-        let err = cfg.require_real_secrets().unwrap_err().to_string();
-        assert!(err.contains("SERVICE_KEYS"), "{err}");
-        let missing = Config::from_lookup(lookup(&TABLES)).unwrap();
-        assert!(
-            missing
-                .require_real_secrets()
-                .unwrap_err()
-                .to_string()
-                .contains("SERVICE_KEYS")
-        );
-        let local = [&TABLES[..], &dev[..], &[("OMNISESSION_LOCAL_DEV", "1")]].concat();
-        assert!(
-            Config::from_lookup(lookup(&local))
-                .unwrap()
-                .require_real_secrets()
-                .is_ok()
-        );
-        let mut real = dev.to_vec();
-        real[0].1 = "service-key-0123456789abcdef";
         let cfg = Config::from_lookup(lookup(&[&TABLES[..], &real[..]].concat())).unwrap();
+        let err = cfg.require_real_secrets().unwrap_err().to_string();
+        assert!(err.contains("SECRETS"), "{err}");
+        let local = [&TABLES[..], &real[..], &[("OMNISESSION_LOCAL_DEV", "1")]].concat();
+        let cfg = Config::from_lookup(lookup(&local)).unwrap();
         assert!(cfg.require_real_secrets().is_ok());
+        let SecretSource::Environment(secrets) = &cfg.secrets else {
+            panic!("expected the environment's secrets");
+        };
+        assert!(secrets.service_keys.contains("real-service-key-0123456789"));
+
+        let managed = [
+            &TABLES[..],
+            &[(
+                "SECRETS",
+                "arn:aws:secretsmanager:ap-south-1:1:secret:a, arn:b",
+            )],
+        ]
+        .concat();
+        let cfg = Config::from_lookup(lookup(&managed)).unwrap();
+        assert!(cfg.require_real_secrets().is_ok());
+        let SecretSource::Manager { ids, refresh, .. } = &cfg.secrets else {
+            panic!("expected Secrets Manager");
+        };
+        assert_eq!(
+            ids,
+            &["arn:aws:secretsmanager:ap-south-1:1:secret:a", "arn:b"]
+        );
+        assert_eq!(refresh.as_secs(), 300);
     }
 
     #[test]
@@ -366,14 +370,6 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("BCRYPT_COST")
-        );
-        let mut bad = TABLES.to_vec();
-        bad.push(("SERVICE_KEYS", "short"));
-        assert!(
-            Config::from_lookup(lookup(&bad))
-                .unwrap_err()
-                .to_string()
-                .contains("SERVICE_KEYS")
         );
         let mut bad = TABLES.to_vec();
         bad.push(("QR_TTL_SECS", "600"));

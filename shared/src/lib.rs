@@ -38,12 +38,16 @@ pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+pub mod vault;
 pub mod views;
+
+use std::sync::Arc;
 
 use config::Config;
 use kiosks::{Kiosk, Kiosks};
 use passwords::Passwords;
 use store::Store;
+use vault::{Secrets, Vault, VaultError};
 
 /// What every invocation of a function borrows: built once per cold start.
 pub struct AppState {
@@ -52,23 +56,32 @@ pub struct AppState {
     pub passwords: Passwords,
     /// The kiosk registry, cached (see [`kiosks`]).
     pub kiosks: Kiosks,
+    /// The secrets, refreshed from Secrets Manager every few minutes: read them through
+    /// [`AppState::secrets`] on each request, never keep them.
+    pub vault: Vault,
     /// Built on the first code sent (only the verify function sends): the others' cold
     /// starts pay nothing for it.
     pub courier: tokio::sync::OnceCell<courier::Courier>,
 }
 
 impl AppState {
-    /// Builds the DynamoDB client for a validated configuration.
-    pub async fn new(config: Config) -> Self {
-        let store = Store::connect(&config).await;
-        let passwords = Passwords::new(config.bcrypt_cost);
-        Self {
+    /// Builds the clients for a validated configuration and reads the secrets.
+    pub async fn new(config: Config) -> Result<Self, VaultError> {
+        let sdk = Store::sdk_config(&config).load().await;
+        let vault = Vault::open(&config, &sdk).await?;
+        Ok(Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables.clone()),
+            passwords: Passwords::new(config.bcrypt_cost),
+            vault,
             config,
-            store,
-            passwords,
             kiosks: Kiosks::default(),
             courier: tokio::sync::OnceCell::new(),
-        }
+        })
+    }
+
+    /// This request's secrets.
+    pub async fn secrets(&self) -> Arc<Secrets> {
+        self.vault.get().await
     }
 
     /// The active kiosk whose key is `key`, from the cached registry (read again when a
@@ -116,7 +129,13 @@ where
     // is spent; a first event that parses a number before they are ready waits for the
     // rest. Either way they are off the requests after it (phone.rs).
     let warming = phone::warm_up_in_background(config.phone_region);
-    let state = AppState::new(config).await;
+    let state = match AppState::new(config).await {
+        Ok(state) => state,
+        Err(err) => {
+            tracing::error!(error = %err, "refusing to start: the secrets cannot be read");
+            return Err(err.into());
+        }
+    };
     warming.wait_until(started + INIT_BUDGET);
     // Lives as long as the process, like the Lambda execution environment.
     let state: &'static AppState = Box::leak(Box::new(state));

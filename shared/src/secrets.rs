@@ -42,8 +42,9 @@ pub fn fingerprint(secret: &str) -> String {
     hex::encode(&Sha256::digest(secret.as_bytes())[..8])
 }
 
-/// A set of API keys (kiosks, the sales agent). Checking a key looks at every key in the
-/// ring, so timing tells nothing about which one, if any, was close.
+/// The values of one secret, newest first: API keys (the sales agent's), or a key in
+/// rotation (the new value signs, every value verifies). Checking a key looks at every
+/// key in the ring, so timing tells nothing about which one, if any, was close.
 #[derive(Clone, Debug, Default)]
 pub struct KeyRing(Vec<SecretString>);
 
@@ -62,10 +63,32 @@ impl KeyRing {
         self.0.is_empty()
     }
 
+    /// The value that signs and stores: the first.
+    pub fn current(&self) -> Option<&SecretString> {
+        self.0.first()
+    }
+
+    /// Every value, the current one first.
+    pub fn iter(&self) -> impl Iterator<Item = &SecretString> {
+        self.0.iter()
+    }
+
+    pub fn into_values(self) -> Vec<SecretString> {
+        self.0
+    }
+
     /// The keys themselves, for configuration checks only.
     pub fn exposed(&self) -> Vec<&str> {
         self.0.iter().map(SecretString::expose).collect()
     }
+}
+
+/// Checks `X-Hub-Signature-256` against every app secret of the ring (two during a
+/// rotation); none (not configured) verifies nothing.
+pub fn signed_by_any(app_secrets: &KeyRing, body: &[u8], header: Option<&str>) -> bool {
+    app_secrets.iter().fold(false, |valid, secret| {
+        valid | valid_hub_signature(secret, body, header)
+    })
 }
 
 /// Checks `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of the raw body keyed with

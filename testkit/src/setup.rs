@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use aws_sdk_dynamodb::Client;
 use omnisession::AppState;
-use omnisession::config::Config;
+use omnisession::config::{Config, SecretSource};
 use omnisession::kiosks::{self, KioskRecord};
 use omnisession::passwords::Passwords;
 use omnisession::store::Store;
+use omnisession::vault::Vault;
 use omnisession_admin::tables;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -45,12 +46,25 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<Vec<Strin
     Ok(tables::create_tables(client, &defs, &names, false).await?)
 }
 
-/// The state a function builds at cold start, on the given client.
+/// The state a function builds at cold start, on the given client, with the secrets of
+/// the environment (`Config::secrets`) or `vault` when given (Secrets Manager's).
 pub fn state(config: Config, client: Client) -> AppState {
+    let vault = match &config.secrets {
+        SecretSource::Environment(secrets) => Vault::fixed(secrets.clone()),
+        SecretSource::Manager { .. } => {
+            panic!("a Secrets Manager configuration: build the state with state_with_vault")
+        }
+    };
+    state_with_vault(config, client, vault)
+}
+
+/// As [`state`], with the secrets in `vault`.
+pub fn state_with_vault(config: Config, client: Client, vault: Vault) -> AppState {
     AppState {
         store: Store::new(client, config.tables.clone()),
         passwords: Passwords::new(config.bcrypt_cost),
         kiosks: Default::default(),
+        vault,
         courier: Default::default(),
         config,
     }

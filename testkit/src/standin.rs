@@ -1,6 +1,6 @@
-//! The local stand-in for WhatsApp's Cloud API and Amazon SNS (`scripts/standin.py`), so
-//! that tests run the real courier against an HTTP server and read what a customer would
-//! have received.
+//! The local stand-in for WhatsApp's Cloud API, Amazon SNS and AWS Secrets Manager
+//! (`scripts/standin.py`), so that tests run the real courier and the real secrets client
+//! against an HTTP server and read what a customer would have received.
 //!
 //! [`standin`] starts one per test process on a free port (nextest runs each test in its
 //! own process; python starts in tens of ms). The stand-in watches its stdin, which only
@@ -80,12 +80,13 @@ impl Standin {
         format!("{}/v21.0", self.base)
     }
 
-    /// The courier's endpoint variables pointed at this stand-in, to lay over
-    /// config/dev.env's.
+    /// The courier's and the secrets' endpoint variables pointed at this stand-in, to
+    /// lay over config/dev.env's.
     pub fn env(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             ("GRAPH_API_BASE".to_string(), self.graph_api_base()),
             ("SNS_ENDPOINT".to_string(), self.base.clone()),
+            ("SECRETS_MANAGER_ENDPOINT".to_string(), self.base.clone()),
         ])
     }
 
@@ -93,6 +94,41 @@ impl Standin {
     /// fail as `fail` says: `not_on_whatsapp`, `5xx` or `timeout`.
     pub fn fail(&self, to: &str, via: &str, fail: &str, times: Option<u32>) {
         let body = json!({"to": to, "via": via, "fail": fail, "times": times});
+        let (status, text) = self.call("POST", "/_standin/rules", Some(&body));
+        assert_eq!(status, 200, "stand-in refused the rule {body}: {text}");
+    }
+
+    /// Creates or replaces Secrets Manager secret `name` with `value` (a JSON object), as
+    /// an operator's `put-secret-value` does.
+    pub fn put_secret(&self, name: &str, value: &Value) {
+        let string = value.to_string();
+        for (operation, body) in [
+            (
+                "PutSecretValue",
+                json!({"SecretId": name, "SecretString": string}),
+            ),
+            (
+                "CreateSecret",
+                json!({"Name": name, "SecretString": string}),
+            ),
+        ] {
+            let target = format!("secretsmanager.{operation}");
+            let (status, text) = self.call_as_aws(&target, &body);
+            if status == 200 {
+                return;
+            }
+            assert!(
+                text.contains("ResourceNotFoundException"),
+                "stand-in refused {operation}: {text}"
+            );
+        }
+        panic!("stand-in: secret {name} neither updated nor created");
+    }
+
+    /// The next `times` reads (all, when None) of secret `name` fail as `fail` says:
+    /// `5xx` or `timeout`.
+    pub fn fail_secret(&self, name: &str, fail: &str, times: Option<u32>) {
+        let body = json!({"secret": name, "fail": fail, "times": times});
         let (status, text) = self.call("POST", "/_standin/rules", Some(&body));
         assert_eq!(status, 200, "stand-in refused the rule {body}: {text}");
     }
@@ -117,9 +153,28 @@ impl Standin {
             .map(str::to_string)
     }
 
+    /// A Secrets Manager call as the SDK makes it (the stand-in checks only that it is
+    /// signed).
+    fn call_as_aws(&self, target: &str, body: &Value) -> (u16, String) {
+        let headers = format!(
+            "X-Amz-Target: {target}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=local/test\r\n"
+        );
+        self.exchange("POST", "/", &headers, Some(body))
+    }
+
     /// One HTTP/1.1 exchange with the stand-in (std only: usable from any test, sync or
     /// async); its status and body.
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
+        self.exchange(method, path, "", body)
+    }
+
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: Option<&Value>,
+    ) -> (u16, String) {
         let body = body.map(Value::to_string).unwrap_or_default();
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("stand-in port");
         stream
@@ -127,7 +182,7 @@ impl Standin {
             .expect("read timeout");
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )

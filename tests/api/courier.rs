@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use omnisession::courier::{Courier, CourierConfig, DeliveryError, Via};
 use omnisession::phone::PhoneNumber;
+use omnisession::secrets::SecretString;
 use omnisession_testkit::setup;
 use omnisession_testkit::standin::{local_sdk_config, standin};
 use omnisession_testkit::unique_phone;
@@ -25,6 +26,12 @@ async fn courier(extra: &[(&str, &str)]) -> Courier {
     }
     let config = CourierConfig::from_lookup(|k| env.get(k).cloned()).expect("courier config");
     Courier::new(config, &local_sdk_config().await)
+}
+
+/// config/dev.env's access token (the stand-in wants one, any).
+fn token() -> SecretString {
+    let env = setup::dev_env("test").expect("config/dev.env");
+    SecretString::new(env["WHATSAPP_ACCESS_TOKEN"].clone())
 }
 
 fn phone() -> PhoneNumber {
@@ -60,7 +67,7 @@ async fn courier_whatsapp_delivers_the_code_in_one_message() {
     let (to, code) = (phone(), code());
     let via = courier(&[])
         .await
-        .send_code(&to, &code, Via::WhatsApp, BUDGET)
+        .send_code(&to, &code, Via::WhatsApp, &token(), BUDGET)
         .await
         .unwrap();
     assert_eq!(via, Via::WhatsApp);
@@ -78,7 +85,7 @@ async fn courier_sms_is_transactional_from_the_configured_sender() {
     let (to, code) = (phone(), code());
     let courier = courier(&[("SMS_SENDER_ID", "OMNI")]).await;
     let via = courier
-        .send_code(&to, &code, Via::Sms, BUDGET)
+        .send_code(&to, &code, Via::Sms, &token(), BUDGET)
         .await
         .unwrap();
     assert_eq!(via, Via::Sms);
@@ -99,7 +106,7 @@ async fn courier_not_on_whatsapp_falls_back_to_sms() {
     standin().fail(to.as_str(), "whatsapp", "not_on_whatsapp", None);
     let via = courier(&[])
         .await
-        .send_code(&to, &code, Via::WhatsApp, BUDGET)
+        .send_code(&to, &code, Via::WhatsApp, &token(), BUDGET)
         .await
         .unwrap();
     assert_eq!(via, Via::Sms);
@@ -114,7 +121,7 @@ async fn courier_retries_a_5xx_once_on_whatsapp() {
     standin().fail(to.as_str(), "whatsapp", "5xx", Some(1));
     let via = courier(&[])
         .await
-        .send_code(&to, &code, Via::WhatsApp, BUDGET)
+        .send_code(&to, &code, Via::WhatsApp, &token(), BUDGET)
         .await
         .unwrap();
     assert_eq!(via, Via::WhatsApp);
@@ -127,7 +134,7 @@ async fn courier_whatsapp_down_falls_back_to_sms() {
     standin().fail(to.as_str(), "whatsapp", "5xx", None);
     let via = courier(&[])
         .await
-        .send_code(&to, &code, Via::WhatsApp, BUDGET)
+        .send_code(&to, &code, Via::WhatsApp, &token(), BUDGET)
         .await
         .unwrap();
     assert_eq!(via, Via::Sms);
@@ -142,7 +149,7 @@ async fn courier_a_silent_whatsapp_falls_back_to_sms_within_the_budget() {
     let started = Instant::now();
     let via = courier(&[])
         .await
-        .send_code(&to, &code, Via::WhatsApp, budget)
+        .send_code(&to, &code, Via::WhatsApp, &token(), budget)
         .await
         .unwrap();
     let elapsed = started.elapsed();
@@ -159,7 +166,7 @@ async fn courier_retries_after_a_whatsapp_timeout_when_the_budget_allows() {
     let started = Instant::now();
     let via = courier(&[("SMS_ENABLED", "0")])
         .await
-        .send_code(&to, &code, Via::WhatsApp, budget)
+        .send_code(&to, &code, Via::WhatsApp, &token(), budget)
         .await
         .unwrap();
     assert_eq!(via, Via::WhatsApp);
@@ -179,7 +186,7 @@ async fn courier_gives_up_within_the_budget_when_whatsapp_stays_silent_and_sms_i
     let started = Instant::now();
     let err = courier(&[("SMS_ENABLED", "0")])
         .await
-        .send_code(&to, &code, Via::WhatsApp, budget)
+        .send_code(&to, &code, Via::WhatsApp, &token(), budget)
         .await
         .unwrap_err();
     assert!(
@@ -201,7 +208,7 @@ async fn courier_with_sms_disabled_reports_a_recipient_without_whatsapp() {
     standin().fail(to.as_str(), "whatsapp", "not_on_whatsapp", None);
     let courier = courier(&[("SMS_ENABLED", "0")]).await;
     let err = courier
-        .send_code(&to, &code, Via::WhatsApp, BUDGET)
+        .send_code(&to, &code, Via::WhatsApp, &token(), BUDGET)
         .await
         .unwrap_err();
     assert!(
@@ -209,7 +216,7 @@ async fn courier_with_sms_disabled_reports_a_recipient_without_whatsapp() {
         "{err}"
     );
     let err = courier
-        .send_code(&to, &code, Via::Sms, BUDGET)
+        .send_code(&to, &code, Via::Sms, &token(), BUDGET)
         .await
         .unwrap_err();
     assert!(matches!(err, DeliveryError::SmsDisabled), "{err}");
@@ -222,7 +229,7 @@ async fn courier_sms_outage_is_an_error_without_the_code() {
     standin().fail(to.as_str(), "sms", "5xx", None);
     let err = courier(&[])
         .await
-        .send_code(&to, &code, Via::Sms, BUDGET)
+        .send_code(&to, &code, Via::Sms, &token(), BUDGET)
         .await
         .unwrap_err();
     assert!(matches!(err, DeliveryError::Sms(_)), "{err}");
@@ -232,20 +239,20 @@ async fn courier_sms_outage_is_an_error_without_the_code() {
 
 #[tokio::test]
 async fn courier_never_puts_the_access_token_in_a_message() {
-    let token = setup::dev_env("test").unwrap()["WHATSAPP_ACCESS_TOKEN"].clone();
+    let token = token();
     let (to, code) = (phone(), code());
     let courier = courier(&[]).await;
     courier
-        .send_code(&to, &code, Via::WhatsApp, BUDGET)
+        .send_code(&to, &code, Via::WhatsApp, &token, BUDGET)
         .await
         .unwrap();
     courier
-        .send_code(&to, &code, Via::Sms, BUDGET)
+        .send_code(&to, &code, Via::Sms, &token, BUDGET)
         .await
         .unwrap();
     let lines = outbox(&to);
     assert_eq!(lines.len(), 2);
     let text = serde_json::to_string(&lines).unwrap();
-    assert!(!text.contains(&token), "{text}");
+    assert!(!text.contains(token.expose()), "{text}");
     assert!(!text.contains("Bearer"), "{text}");
 }

@@ -82,7 +82,9 @@ fn config_at(endpoint: &str) -> Config {
 /// The functions' state as a Lambda builds it at cold start, against `endpoint`, with
 /// their calls checked against template.yaml's policies (see `iam`) as everywhere else.
 async fn app_at(endpoint: &str) -> App {
-    let mut state = AppState::new(config_at(endpoint)).await;
+    let mut state = AppState::new(config_at(endpoint))
+        .await
+        .expect("the environment's secrets");
     let iam = Iam::for_tables(&state.config.tables);
     let client = enforced(state.store.client(), iam);
     state.store = Store::new(client, state.config.tables.clone());

@@ -9,19 +9,20 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request};
 use omnisession::AppState;
-use omnisession::config::Config;
+use omnisession::config::{Config, SecretSource};
 use omnisession::kiosks::{CacheAges, Kiosks};
 use omnisession::secrets::{SecretString, hub_signature, sign_login};
 use omnisession::store::schema;
+use omnisession::vault::{Manager, Vault, VaultError};
 use omnisession_admin::tables;
 pub use omnisession_testkit::probe::Probe;
 pub use omnisession_testkit::setup::repo_root;
-use omnisession_testkit::standin::standin;
+use omnisession_testkit::standin::{local_sdk_config, standin};
 pub use omnisession_testkit::{Reply, unique_phone, wamid};
 use omnisession_testkit::{server, setup};
 use serde_json::{Value, json};
 
-use crate::iam::Iam;
+use crate::iam::{Iam, secret_arn};
 
 pub const DEMO_PHONE: &str = "+919876543210";
 pub const DEMO_PASSWORD: &str = "test123";
@@ -138,6 +139,26 @@ pub fn client_checked(config: &Config, probe: Option<Probe>, iam: Iam) -> Client
         .endpoint_url(endpoint)
         .build();
     Client::from_conf(sdk)
+}
+
+/// The name template.yaml's `KeysSecret` has in the IAM test ([`secret_arn`]).
+pub const KEYS_SECRET: &str = "omnisession-test-KeysSecret";
+
+/// The secrets `config` names (`SECRETS`), read from this process's stand-in by the real
+/// client, whose calls made by a function `iam` checks.
+pub async fn vault_checked(config: &Config, iam: Iam) -> Result<Vault, VaultError> {
+    let SecretSource::Manager { ids, refresh, .. } = &config.secrets else {
+        panic!("SECRETS is not set");
+    };
+    let sdk = local_sdk_config().await;
+    let client = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&sdk)
+            .endpoint_url(standin().base.clone())
+            .interceptor(iam)
+            .build(),
+    );
+    let rules = SecretSource::rules(config.local_dev, config.courier.is_some());
+    Vault::from_manager(Manager::new(client, ids.clone()), ids, rules, *refresh).await
 }
 
 pub fn table_names(config: &Config) -> BTreeMap<String, String> {
@@ -279,6 +300,30 @@ impl App {
         Self::build(config, None, iam).await
     }
 
+    /// An app that reads its secrets from this test process's stand-in of Secrets
+    /// Manager, as a deployed function does: `secret` is put there first under the ARN
+    /// template.yaml's `KeysSecret` has in the IAM test, and re-read every second
+    /// (`SECRETS_REFRESH_SECS=1`) with the secrets client checked by IAM like DynamoDB's.
+    pub async fn with_secrets_manager(secret: &Value, settings: &[(&str, &str)]) -> Self {
+        standin().put_secret(KEYS_SECRET, secret);
+        let mut env = test_env();
+        env.extend(standin().env());
+        env.insert("SECRETS".into(), secret_arn("KeysSecret"));
+        env.insert("SECRETS_REFRESH_SECS".into(), "1".into());
+        for (name, value) in settings {
+            env.insert(name.to_string(), value.to_string());
+        }
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
+        let iam = Iam::for_tables(&config.tables);
+        let vault = vault_checked(&config, iam.clone())
+            .await
+            .expect("the secrets from the stand-in");
+        let client = client_checked(&config, None, iam);
+        create_tables(&client, &config).await;
+        let state = setup::state_with_vault(config, client, vault);
+        Self::serving(state, CacheAges::DEFAULT).await
+    }
+
     /// An app with a configuration of the test's own (on the shared tables).
     pub async fn with_config(config: Config) -> Self {
         let iam = Iam::for_tables(&config.tables);
@@ -306,7 +351,12 @@ impl App {
     async fn build_with(config: Config, probe: Option<Probe>, iam: Iam, ages: CacheAges) -> Self {
         let client = client_checked(&config, probe, iam);
         create_tables(&client, &config).await;
-        let mut state = setup::state(config, client);
+        Self::serving(setup::state(config, client), ages).await
+    }
+
+    /// An app on `state`, whose kiosk registry ages as `ages` says, with the test kiosks
+    /// registered in its tables.
+    async fn serving(mut state: AppState, ages: CacheAges) -> Self {
         state.kiosks = Kiosks::new(ages);
         // The development kiosk (seed.sh registers it in the shared tables; an isolated
         // app's tables need it too) and this process's own.
@@ -434,7 +484,13 @@ impl App {
     }
 
     pub fn app_secret(&self) -> &SecretString {
-        &self.state.config.whatsapp_app_secret
+        match &self.state.config.secrets {
+            SecretSource::Environment(secrets) => secrets
+                .whatsapp_app_secrets
+                .current()
+                .expect("config/dev.env's WHATSAPP_APP_SECRET"),
+            SecretSource::Manager { .. } => panic!("this app's secrets are in Secrets Manager"),
+        }
     }
 
     /// `POST /auth/code/send` for `phone`, from the web, from an address of its own (the

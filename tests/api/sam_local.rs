@@ -162,6 +162,17 @@ fn the_env_file_starts_every_function_against_make_devs_dynamodb_local() {
         config
             .require_real_secrets()
             .unwrap_or_else(|e| panic!("{function} would refuse to start: {e}"));
+        // The secrets come from make dev's stand-in of Secrets Manager, as a deployed
+        // function's come from AWS's: the secret it creates from config/dev.env.
+        assert_eq!(
+            env.get("SECRETS").map(String::as_str),
+            Some("omnisession-dev"),
+            "{function}: SECRETS must name the stand-in's secret"
+        );
+        assert_eq!(
+            env["SECRETS_MANAGER_ENDPOINT"], "http://host.docker.internal:8102",
+            "{function}: make dev's stand-in, as a container sees it"
+        );
         assert_eq!(config.tables.customers, "omnisession-dev-customers");
         assert_eq!(config.tables.sessions, "omnisession-dev-sessions");
         assert_eq!(config.tables.messages, "omnisession-dev-messages");
@@ -169,6 +180,11 @@ fn the_env_file_starts_every_function_against_make_devs_dynamodb_local() {
         assert_eq!(config.tables.kiosks, "omnisession-dev-kiosks");
     }
 
+    assert!(
+        read("scripts/standin.sh")
+            .contains("--secrets-from config/dev.env --secret-name omnisession-dev"),
+        "make dev's stand-in must hold secret omnisession-dev made from config/dev.env"
+    );
     let readme = read("README.md");
     assert!(
         readme.contains("--env-vars config/sam-local.json"),

@@ -23,7 +23,7 @@ async fn as_agent(
     let Some(key) = http::header(req, http::SERVICE_KEY) else {
         return Ok(None);
     };
-    if !state.config.service_keys.contains(key) {
+    if !state.secrets().await.service_keys.contains(key) {
         return Err(ApiError::Unauthorized(
             "X-Service-Key is not a registered service key",
         ));

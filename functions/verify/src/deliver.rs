@@ -22,8 +22,13 @@ pub async fn code(
         .courier()
         .await
         .ok_or("no courier is configured (WHATSAPP_PHONE_NUMBER_ID is unset)")?;
+    let secrets = state.secrets().await;
+    let token = secrets
+        .whatsapp_access_token
+        .as_ref()
+        .ok_or("no WhatsApp access token is configured (WHATSAPP_ACCESS_TOKEN)")?;
     let used = courier
-        .send_code(phone, code.expose(), via, BUDGET)
+        .send_code(phone, code.expose(), via, token, BUDGET)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(via = ?used, "verification code delivered");

@@ -12,7 +12,7 @@ use omnisession::http::{self, HttpResult};
 use omnisession::identity::WhatsappSender;
 use omnisession::model::{Author, ChatMessage, Role, parse_name};
 use omnisession::phone::{PhoneNumber, WhatsappUserId};
-use omnisession::secrets::valid_hub_signature;
+use omnisession::secrets::signed_by_any;
 use omnisession::service::walink::{self, Bound};
 use omnisession::service::whatsapp::{self, Filed};
 use serde_json::json;
@@ -21,10 +21,12 @@ use crate::payload::{self, Inbound};
 
 pub async fn deliver(state: &AppState, req: &Request) -> HttpResult {
     let body = http::raw_body(req);
-    let secret = &state.config.whatsapp_app_secret;
-    if secret.expose().is_empty()
-        || !valid_hub_signature(secret, body, http::header(req, http::HUB_SIGNATURE))
-    {
+    let secrets = state.secrets().await;
+    if !signed_by_any(
+        &secrets.whatsapp_app_secrets,
+        body,
+        http::header(req, http::HUB_SIGNATURE),
+    ) {
         return Err(ApiError::Unauthorized(
             "X-Hub-Signature-256 is missing or does not match the body",
         ));

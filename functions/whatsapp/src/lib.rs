@@ -21,6 +21,6 @@ pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
 // One route per line reads as a table; rustfmt would spread each over several lines.
 #[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
-    Route::new("GET", "/webhooks/whatsapp", |s, r, _| Box::pin(async move { verify::handshake(s, r) })),
+    Route::new("GET", "/webhooks/whatsapp", |s, r, _| Box::pin(async move { verify::handshake(s, r).await })),
     Route::new("POST", "/webhooks/whatsapp", |s, r, _| Box::pin(deliver::deliver(s, r))),
 ];

@@ -7,17 +7,16 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use omnisession::AppState;
 use omnisession::error::ApiError;
 use omnisession::http::HttpResult;
-use omnisession::secrets::constant_time_eq;
 
 const MAX_CHALLENGE: usize = 256;
 
-pub fn handshake(state: &AppState, req: &Request) -> HttpResult {
+pub async fn handshake(state: &AppState, req: &Request) -> HttpResult {
     let query = req.query_string_parameters_ref();
     let param = |name: &str| query.and_then(|q| q.first(name));
-    let expected = state.config.whatsapp_verify_token.expose();
-    let token_ok = param("hub.verify_token").is_some_and(|t| {
-        !expected.is_empty() && constant_time_eq(t.as_bytes(), expected.as_bytes())
-    });
+    // Two during a rotation (Meta's settings and ours change one after the other).
+    let secrets = state.secrets().await;
+    let token_ok =
+        param("hub.verify_token").is_some_and(|t| secrets.whatsapp_verify_tokens.contains(t));
     if param("hub.mode") != Some("subscribe") || !token_ok {
         return Err(ApiError::Forbidden(
             "hub.mode must be subscribe and hub.verify_token must match the configured token",

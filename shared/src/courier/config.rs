@@ -2,7 +2,6 @@
 //! but on their own: only the function that sends codes reads them.
 
 use crate::config::{ConfigError, Settings};
-use crate::secrets::SecretString;
 
 /// Where Meta's Graph API lives, with the API version the request shapes follow.
 pub const DEFAULT_GRAPH_API_BASE: &str = "https://graph.facebook.com/v21.0";
@@ -13,8 +12,6 @@ pub struct CourierConfig {
     pub graph_api_base: String,
     /// `WHATSAPP_PHONE_NUMBER_ID`: the business number that sends (digits).
     pub whatsapp_phone_number_id: String,
-    /// `WHATSAPP_ACCESS_TOKEN`: the Cloud API's bearer token.
-    pub whatsapp_access_token: SecretString,
     /// `WHATSAPP_CODE_TEMPLATE`: an approved authentication template with a copy-code
     /// button.
     pub whatsapp_code_template: String,
@@ -64,7 +61,6 @@ impl CourierConfig {
                 "expected the number's id from WhatsApp Manager (digits)",
             ));
         }
-        let whatsapp_access_token = SecretString::new(required("WHATSAPP_ACCESS_TOKEN")?);
 
         let sms_enabled = settings.switch("SMS_ENABLED")?;
         let sms_sender_id = get("SMS_SENDER_ID");
@@ -83,7 +79,6 @@ impl CourierConfig {
         Ok(Self {
             graph_api_base,
             whatsapp_phone_number_id,
-            whatsapp_access_token,
             whatsapp_code_template: get("WHATSAPP_CODE_TEMPLATE")
                 .unwrap_or_else(|| "verification_code".into()),
             whatsapp_code_template_lang: get("WHATSAPP_CODE_TEMPLATE_LANG")
@@ -92,18 +87,6 @@ impl CourierConfig {
             sns_endpoint: get("SNS_ENDPOINT"),
             sms_sender_id,
         })
-    }
-
-    /// As [`crate::config::Config::require_real_secrets`]: a deployed function must not
-    /// send with config/dev.env's public access token.
-    pub fn require_real_secrets(&self, local_dev: bool) -> Result<(), ConfigError> {
-        if !local_dev && self.whatsapp_access_token.expose().starts_with("dev-") {
-            return Err(ConfigError::Invalid {
-                name: "WHATSAPP_ACCESS_TOKEN",
-                reason: "holds a development value; set a real secret (or OMNISESSION_LOCAL_DEV=1 on a developer machine)".into(),
-            });
-        }
-        Ok(())
     }
 }
 
@@ -156,11 +139,12 @@ mod tests {
     }
 
     #[test]
-    fn the_number_id_and_token_are_required() {
-        for name in ["WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_ACCESS_TOKEN"] {
-            let err = config(&[(name, " ")]).unwrap_err();
-            assert!(matches!(err, ConfigError::Missing(n) if n == name), "{err}");
-        }
+    fn the_number_id_is_required() {
+        let err = config(&[("WHATSAPP_PHONE_NUMBER_ID", " ")]).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Missing("WHATSAPP_PHONE_NUMBER_ID")),
+            "{err}"
+        );
         assert!(config(&[("WHATSAPP_PHONE_NUMBER_ID", "12ab")]).is_err());
     }
 
@@ -191,14 +175,5 @@ mod tests {
         for bad in ["OMNISESSION1", "12345", "OMNI SHOP"] {
             assert!(config(&[("SMS_SENDER_ID", bad)]).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn a_deployed_function_refuses_the_dev_token() {
-        let cfg = config(&[]).unwrap();
-        assert!(cfg.require_real_secrets(false).is_err());
-        assert!(cfg.require_real_secrets(true).is_ok());
-        let real = config(&[("WHATSAPP_ACCESS_TOKEN", "EAAJB-real")]).unwrap();
-        assert!(real.require_real_secrets(false).is_ok());
     }
 }

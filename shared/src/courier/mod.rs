@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub use config::{CourierConfig, DEFAULT_GRAPH_API_BASE};
 
 use crate::phone::PhoneNumber;
+use crate::secrets::SecretString;
 use whatsapp::Failure;
 
 /// How long a code stays valid, as the SMS text says (docs/design.md §5 "Codes").
@@ -94,7 +95,8 @@ impl Courier {
         }
     }
 
-    /// Sends `code` to `to` within `budget` and says which channel took it.
+    /// Sends `code` to `to` within `budget` and says which channel took it; WhatsApp's
+    /// Cloud API is called with `token` (the current one of the refreshing secrets).
     ///
     /// - `Via::WhatsApp`: one WhatsApp attempt, and a second after a timeout, a dropped
     ///   connection or a 5xx if the budget allows (when SMS is enabled, WhatsApp leaves
@@ -113,6 +115,7 @@ impl Courier {
         to: &PhoneNumber,
         code: &str,
         via: Via,
+        token: &SecretString,
         budget: Duration,
     ) -> Result<Via, DeliveryError> {
         if !(4..=15).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -125,7 +128,7 @@ impl Courier {
                 self.send_sms(sms, to, code, deadline).await
             }
             Via::WhatsApp => {
-                let failure = match self.send_whatsapp(to, code, deadline).await {
+                let failure = match self.send_whatsapp(to, code, token, deadline).await {
                     Ok(()) => return Ok(Via::WhatsApp),
                     Err(failure) => failure,
                 };
@@ -143,6 +146,7 @@ impl Courier {
         &self,
         to: &PhoneNumber,
         code: &str,
+        token: &SecretString,
         deadline: Deadline,
     ) -> Result<(), DeliveryError> {
         let reserve = if self.sms.is_some() {
@@ -155,7 +159,7 @@ impl Courier {
             let Some(time) = deadline.slice(WHATSAPP_ATTEMPT, reserve) else {
                 return Err(last);
             };
-            match self.whatsapp.send(to, code, time).await {
+            match self.whatsapp.send(to, code, token, time).await {
                 Ok(message_id) => {
                     tracing::info!(
                         via = "whatsapp",

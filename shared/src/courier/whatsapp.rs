@@ -29,7 +29,6 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 pub(crate) struct WhatsApp {
     url: String,
-    token: SecretString,
     template: String,
     lang: String,
     client: OnceLock<HttpClient>,
@@ -58,7 +57,6 @@ impl WhatsApp {
                 "{}/{}/messages",
                 config.graph_api_base, config.whatsapp_phone_number_id
             ),
-            token: config.whatsapp_access_token.clone(),
             template: config.whatsapp_code_template.clone(),
             lang: config.whatsapp_code_template_lang.clone(),
             client: OnceLock::new(),
@@ -70,10 +68,11 @@ impl WhatsApp {
         &self,
         to: &PhoneNumber,
         code: &str,
+        token: &SecretString,
         timeout: Duration,
     ) -> Result<Option<String>, Failure> {
         let body = request_body(to, code, &self.template, &self.lang).to_string();
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", self.token.expose()))
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose()))
             .map_err(|_| rejected_locally("the access token is not a valid header value"))?;
         // Keeps the token out of any Debug print of the request.
         auth.set_sensitive(true);
@@ -113,7 +112,7 @@ impl WhatsApp {
             } => Failure::Rejected {
                 status,
                 code: error_code,
-                message: scrub(&message, &[code, self.token.expose()]),
+                message: scrub(&message, &[code, token.expose()]),
             },
             other => other,
         })

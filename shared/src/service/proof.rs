@@ -70,7 +70,9 @@ where
     let now = Utc::now();
     let sends = admit(state, phone, &sender, now.timestamp_millis()).await?;
     let code = Code::draw();
-    let mac = code.mac(&state.config.code_key, purpose, phone.as_str());
+    let secrets = state.secrets().await;
+    let key = secrets.code_keys.current().cloned().unwrap_or_default();
+    let mac = code.mac(&key, purpose, phone.as_str());
     state
         .store
         .put_code(purpose, phone.as_str(), &mac, now.timestamp())
@@ -232,8 +234,19 @@ pub async fn redeem_code(
     else {
         return Ok(false);
     };
-    let presented = code.mac(&state.config.code_key, purpose, phone.as_str());
-    Ok(macs_match(&tried.mac, &presented)
+    // During a rotation a code may have been stored under the previous key.
+    let secrets = state.secrets().await;
+    let matched = match secrets.code_keys.is_empty() {
+        true => macs_match(
+            &tried.mac,
+            &code.mac(&Default::default(), purpose, phone.as_str()),
+        ),
+        false => secrets
+            .code_keys
+            .iter()
+            .any(|key| macs_match(&tried.mac, &code.mac(key, purpose, phone.as_str()))),
+    };
+    Ok(matched
         && state
             .store
             .consume_code(purpose, phone.as_str(), &tried.mac)

@@ -120,9 +120,10 @@ pub async fn create_link(
         .as_deref()
         .ok_or(LinkError::NotConfigured("WHATSAPP_BUSINESS_NUMBER"))?;
     // Without the key the webhook could not find the link its text names.
-    if state.config.code_key.expose().is_empty() {
+    let secrets = state.secrets().await;
+    let Some(key) = secrets.code_keys.current() else {
         return Err(LinkError::NotConfigured("CODE_HMAC_KEY"));
-    }
+    };
     let now = Utc::now();
     count_maker(state, &request, now.timestamp()).await?;
     let link_secret = SecretString::new(URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()));
@@ -132,7 +133,7 @@ pub async fn create_link(
     for _ in 0..DRAWS {
         let text = LinkText::draw();
         let link = NewLink {
-            link_id: text.link_id(&state.config.code_key),
+            link_id: text.link_id(key),
             secret_hash: secret_hash(link_secret.expose()),
             channel: request.channel.as_str().to_string(),
             kiosk: request.kiosk.map(|kiosk| kiosk.id.clone()),
@@ -193,20 +194,28 @@ pub async fn bind_from_whatsapp(
     sender: &PhoneNumber,
     name: Option<&str>,
 ) -> Result<Bound, StoreError> {
-    if state.config.code_key.expose().is_empty() {
+    let secrets = state.secrets().await;
+    if secrets.code_keys.is_empty() {
         // Every text would name no link: said loudly, since customers see nothing happen.
         tracing::error!(
             "CODE_HMAC_KEY is not configured for the webhook: click-to-verify texts cannot be matched"
         );
         return Ok(Bound::Unknown);
     }
-    let link_id = text.link_id(&state.config.code_key);
     let now = Utc::now().timestamp();
-    let bound = state
-        .store
-        .bind_walink(&link_id, sender.as_str(), name, now)
-        .await?;
-    Ok(if bound { Bound::Bound } else { Bound::Unknown })
+    // The current key first; during a rotation a link made just before it was stored
+    // under the previous one.
+    for key in secrets.code_keys.iter() {
+        let link_id = text.link_id(key);
+        if state
+            .store
+            .bind_walink(&link_id, sender.as_str(), name, now)
+            .await?
+        {
+            return Ok(Bound::Bound);
+        }
+    }
+    Ok(Bound::Unknown)
 }
 
 /// A poll: pending until the customer's message has arrived, then the login once, then

@@ -10,18 +10,28 @@ use aws_sdk_dynamodb::operation::{
     transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
 };
 
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueInput;
+
 use super::policy::{Grant, index_arn, table_arn};
 
 /// What one call needs, or why it cannot be told (an operation not taught here: the
 /// call is refused, so that a new kind of call is taught before it is trusted).
 ///
-/// Another service's client (SNS, Secrets Manager) gets the same interceptor; its
-/// inputs are recognised by a function like [`dynamodb`] tried after it.
+/// Another service's client (Secrets Manager) gets the same interceptor; its inputs are
+/// recognised after DynamoDB's.
 pub fn required(
     context: &BeforeSerializationInterceptorContextRef<'_>,
 ) -> Result<Vec<Grant>, String> {
     if let Some(grants) = dynamodb(context) {
         return grants;
+    }
+    // A secret is checked on its ARN, as the request names it (the functions name theirs
+    // by ARN: `SECRETS`).
+    if let Some(i) = context.input().downcast_ref::<GetSecretValueInput>() {
+        return i
+            .secret_id()
+            .map(|id| vec![Grant::new("secretsmanager:GetSecretValue", id)])
+            .ok_or_else(|| "GetSecretValue without a SecretId".to_string());
     }
     let input = format!("{:?}", context.input());
     // `TypeErasedBox[Clone]:DescribeTableInput { … }`: the type is enough.

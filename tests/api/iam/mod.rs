@@ -25,3 +25,4 @@ mod refusal;
 mod tour;
 
 pub use enforce::{Iam, enforced};
+pub use policy::secret_arn;

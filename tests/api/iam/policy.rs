@@ -68,6 +68,12 @@ pub fn index_arn(table: &str, index: &str) -> String {
     format!("{}/index/{index}", table_arn(table))
 }
 
+/// The ARN the tests give the Secrets Manager secret of logical id `id` (a partial ARN,
+/// without AWS's random suffix: Secrets Manager and IAM accept it as the tests use it).
+pub fn secret_arn(id: &str) -> String {
+    format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:omnisession-test-{id}")
+}
+
 /// The resource of the one grant that is not a DynamoDB one: SMS by SNS `Publish`,
 /// written as `NotResource: arn:aws:sns:*:*:*` (phone numbers have no ARN; this form
 /// allows them and no topic).
@@ -84,7 +90,7 @@ impl Policies {
     /// The policies of template.yaml's functions, with the tables resolved to `tables`.
     pub fn from_template(text: &str, tables: &Tables) -> Result<Self, String> {
         let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
-        let resolver = Resolver::for_tables(tables);
+        let resolver = Resolver::new(tables, &doc);
         let resources = doc["Resources"]
             .as_mapping()
             .ok_or("template.yaml has no Resources")?;
@@ -121,6 +127,32 @@ impl Policies {
         if let Some(grants) = self.by_function.get_mut(function) {
             grants.remove(grant);
         }
+    }
+}
+
+/// The value template.yaml gives environment variable `name` in the function built as
+/// `binary` (its own, else the `Globals`'), resolved as for the policies; `None` when
+/// it sets none.
+pub fn function_env(
+    text: &str,
+    tables: &Tables,
+    binary: &str,
+    name: &str,
+) -> Result<Option<String>, String> {
+    let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+    let resolver = Resolver::new(tables, &doc);
+    let resources = doc["Resources"]
+        .as_mapping()
+        .ok_or("template.yaml has no Resources")?;
+    let function = resources
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .ok_or_else(|| format!("no function is built as {binary}"))?;
+    let own = &function["Properties"]["Environment"]["Variables"][name];
+    let global = &doc["Globals"]["Function"]["Environment"]["Variables"][name];
+    match (own, global) {
+        (Value::Null, Value::Null) => Ok(None),
+        (Value::Null, value) | (value, _) => resolver.resolve(value).map(Some),
     }
 }
 
@@ -218,9 +250,10 @@ struct Resolver {
 }
 
 impl Resolver {
-    /// The four tables. A new resource a function is granted (a topic, a secret) is
-    /// added here with the name and ARN the tests give it.
-    fn for_tables(tables: &Tables) -> Self {
+    /// The four tables, and every secret of `doc` (named by [`secret_arn`]). A new
+    /// resource a function is granted (a topic) is added here with the name and ARN the
+    /// tests give it.
+    fn new(tables: &Tables, doc: &Value) -> Self {
         let mut refs = HashMap::from([
             ("AWS::Region".to_string(), REGION.to_string()),
             ("AWS::AccountId".to_string(), ACCOUNT.to_string()),
@@ -235,6 +268,14 @@ impl Resolver {
         ] {
             refs.insert(id.to_string(), name.clone());
             arns.insert(id.to_string(), table_arn(name));
+        }
+        // `Ref` of a secret is its ARN.
+        for (id, resource) in doc["Resources"].as_mapping().into_iter().flatten() {
+            if let (Some(id), Some("AWS::SecretsManager::Secret")) =
+                (id.as_str(), resource["Type"].as_str())
+            {
+                refs.insert(id.to_string(), secret_arn(id));
+            }
         }
         Self { refs, arns }
     }

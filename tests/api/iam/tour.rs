@@ -98,19 +98,22 @@
 //!   click-to-verify link is `count_this_hour` and `put_walink` (PutItem), its poll
 //!   `walink` (BatchGetItem) and `redeem_walink` (UpdateItem) before the login, and the
 //!   whatsapp function's `bind_walink` (UpdateItem on sessions) binds it.
+//! - every function: `GetSecretValue` of the secrets its `SECRETS` names (the keys; the
+//!   verify function also the courier's) ← its cold start (`secrets`), run under its role.
 
 use std::collections::BTreeSet;
 
 use chrono::Utc;
+use omnisession::config::Config;
 use omnisession::kiosks::CacheAges;
 use omnisession::model::limits;
-use omnisession_testkit::Function;
+use omnisession_testkit::{Function, scope, setup};
 use serde_json::{Value, json};
 
 use omnisession_testkit::standin::standin;
 
 use super::Iam;
-use super::policy::{Grant, SMS_ONLY};
+use super::policy::{Grant, SMS_ONLY, function_env};
 use crate::helpers::*;
 
 #[tokio::test]
@@ -133,6 +136,7 @@ async fn iam_policies_grant_exactly_what_the_functions_use() {
     whatsapp(&app).await;
     verify(&app).await;
     identities(&app).await;
+    secrets(&iam).await;
 
     let policies = iam.policies();
     let functions: BTreeSet<String> = Function::ALL
@@ -178,6 +182,44 @@ async fn iam_policies_grant_exactly_what_the_functions_use() {
         "template.yaml's policies differ from what the functions do:\n{}",
         problems.join("\n")
     );
+}
+
+/// Every function's cold start: the secrets template.yaml's `SECRETS` names for it, read
+/// by the real client under that function's policy.
+async fn secrets(iam: &Iam) {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let tables = test_config().tables;
+    let dev = setup::dev_env("test").unwrap();
+    let keys: serde_json::Map<String, Value> = [
+        "SERVICE_KEYS",
+        "WHATSAPP_APP_SECRET",
+        "WHATSAPP_VERIFY_TOKEN",
+        "CODE_HMAC_KEY",
+    ]
+    .into_iter()
+    .map(|name| (name.to_string(), json!(dev[name])))
+    .collect();
+    standin().put_secret(KEYS_SECRET, &Value::Object(keys));
+    standin().put_secret(
+        "omnisession-test-CourierSecret",
+        &json!({"WHATSAPP_ACCESS_TOKEN": dev["WHATSAPP_ACCESS_TOKEN"]}),
+    );
+    for function in Function::ALL.map(Function::package) {
+        let ids = function_env(&template, &tables, function, "SECRETS")
+            .unwrap()
+            .unwrap_or_else(|| panic!("template.yaml gives {function} no SECRETS"));
+        let mut env = test_env();
+        env.extend(standin().env());
+        // Only the function that sends codes has the courier's settings (and secret).
+        if !ids.contains("CourierSecret") {
+            env.remove("WHATSAPP_PHONE_NUMBER_ID");
+        }
+        env.insert("SECRETS".into(), ids);
+        let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        scope::run_as(function, vault_checked(&config, iam.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{function}'s cold start: {e}"));
+    }
 }
 
 fn messages(count: usize, tag: &str) -> Value {

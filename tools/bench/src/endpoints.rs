@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use omnisession::AppState;
+use omnisession::config::SecretSource;
 use omnisession::model::limits;
 use omnisession::secrets::{SecretString, hub_signature, timed_payload};
 use omnisession_testkit::probe::Probe;
@@ -222,7 +223,14 @@ impl Harness {
         kiosk_key: String,
     ) -> Result<Self> {
         let any = states.values().next().ok_or("no state")?;
-        let app_secret = any.config.whatsapp_app_secret.clone();
+        let SecretSource::Environment(secrets) = &any.config.secrets else {
+            return Err("the bench reads its secrets from config/dev.env".into());
+        };
+        let app_secret = secrets
+            .whatsapp_app_secrets
+            .current()
+            .ok_or("WHATSAPP_APP_SECRET is empty")?
+            .clone();
         Ok(Self {
             states,
             probe,

@@ -31,6 +31,10 @@ pub const STEPS: &[(&str, &str)] = &[
         "`Store::connect`: `aws_config` defaults loaded, DynamoDB client built",
     ),
     (
+        "secrets",
+        "the secrets read from Secrets Manager (`Vault::open`: one `GetSecretValue`, a local stand-in)",
+    ),
+    (
         "phone_first",
         "first phone number parsed (no warm-up: the default region's metadata and regular expressions)",
     ),
@@ -84,8 +88,16 @@ pub fn child() -> Result<()> {
         step(&mut out, "config", t);
 
         let t = Instant::now();
-        let store = omnisession::store::Store::connect(&config).await;
+        let sdk = omnisession::store::Store::sdk_config(&config).load().await;
+        let store = omnisession::store::Store::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            config.tables.clone(),
+        );
         step(&mut out, "sdk", t);
+
+        let t = Instant::now();
+        omnisession::vault::Vault::open(&config, &sdk).await?;
+        step(&mut out, "secrets", t);
 
         let t = Instant::now();
         PhoneNumber::parse("+919876543210", config.phone_region)?;

@@ -169,6 +169,18 @@ async fn run(args: Args) -> Result<()> {
     let mut cold = Vec::new();
     let mut breakdown = BTreeMap::new();
     if !args.skip_cold_starts {
+        // Fresh processes read their secrets as deployed functions do: from Secrets
+        // Manager (a local stand-in, so the network's share is not in the numbers).
+        let standin =
+            omnisession_testkit::standin::Standin::start(std::path::Path::new("/dev/null"))?;
+        let secret: serde_json::Map<String, serde_json::Value> = omnisession::vault::NAMES
+            .iter()
+            .filter_map(|name| Some((name.to_string(), env.get(*name)?.clone().into())))
+            .collect();
+        standin.put_secret("omnisession-bench", &secret.into());
+        let mut env = env.clone();
+        env.insert("SECRETS".into(), "omnisession-bench".into());
+        env.insert("SECRETS_MANAGER_ENDPOINT".into(), standin.base.clone());
         progress!("init breakdown ({} fresh processes)", args.cold_starts);
         breakdown = init_breakdown::measure(&env, args.cold_starts)?;
         let log_dir = root.join(".local/bench");
