@@ -340,11 +340,16 @@ mod tests {
         assert_eq!(decide(Some(t0 + SECOND), true, t0, ages), Decision::Use);
     }
 
-    /// A clock the test moves by hand.
-    fn manual_clock() -> (Clock, Arc<Mutex<Instant>>) {
+    /// A cache on a clock the test moves by hand (with [`advance`]), at the functions' ages.
+    fn on_a_moved_clock() -> (Kiosks, Arc<Mutex<Instant>>) {
         let now = Arc::new(Mutex::new(Instant::now()));
         let read = now.clone();
-        (Arc::new(move || *read.lock().unwrap()), now)
+        let clock: Clock = Arc::new(move || *read.lock().unwrap());
+        (Kiosks::with_clock(CacheAges::DEFAULT, clock), now)
+    }
+
+    fn advance(now: &Mutex<Instant>, by: Duration) {
+        *now.lock().unwrap() += by;
     }
 
     fn record(id: &str, key: &str, revoked: bool) -> KioskRecord {
@@ -390,26 +395,24 @@ mod tests {
 
     #[tokio::test]
     async fn a_revoked_key_is_refused_once_the_minute_is_up_and_not_before() {
-        let (clock, now) = manual_clock();
-        let kiosks = Kiosks::with_clock(CacheAges::DEFAULT, clock);
+        let (kiosks, now) = on_a_moved_clock();
         let table = Table::default();
         table.set(vec![record("till-1", "key-one", false)]);
         let found = table.find(&kiosks, "key-one").await;
         assert_eq!(found.map(|k| k.id), Some("till-1".to_string()));
 
         table.set(vec![record("till-1", "key-one", true)]);
-        *now.lock().unwrap() += 59 * SECOND;
+        advance(&now, 59 * SECOND);
         assert!(table.find(&kiosks, "key-one").await.is_some());
         assert_eq!(table.loads(), 1, "answered from memory within the minute");
-        *now.lock().unwrap() += SECOND;
+        advance(&now, SECOND);
         assert_eq!(table.find(&kiosks, "key-one").await, None);
         assert_eq!(table.loads(), 2);
     }
 
     #[tokio::test]
     async fn a_new_key_works_after_five_seconds_and_unknown_keys_read_at_most_that_often() {
-        let (clock, now) = manual_clock();
-        let kiosks = Kiosks::with_clock(CacheAges::DEFAULT, clock);
+        let (kiosks, now) = on_a_moved_clock();
         let table = Table::default();
         assert_eq!(table.find(&kiosks, "key-two").await, None);
         table.set(vec![record("till-2", "key-two", false)]);
@@ -419,29 +422,28 @@ mod tests {
         }
         assert_eq!(table.find(&kiosks, "key-two").await, None);
         assert_eq!(table.loads(), 1, "misses within 5 s read nothing");
-        *now.lock().unwrap() += 5 * SECOND;
+        advance(&now, 5 * SECOND);
         let found = table.find(&kiosks, "key-two").await;
         assert_eq!(found.map(|k| k.store), Some("store-of-till-2".to_string()));
         assert_eq!(table.loads(), 2);
         // Too long or empty keys are refused without a look.
         assert_eq!(table.find(&kiosks, "").await, None);
         let long = "k".repeat(MAX_KEY_CHARS + 1);
-        *now.lock().unwrap() += 5 * SECOND;
+        advance(&now, 5 * SECOND);
         assert_eq!(table.find(&kiosks, &long).await, None);
         assert_eq!(table.loads(), 2);
     }
 
     #[tokio::test]
     async fn concurrent_lookups_of_a_stale_registry_share_one_load() {
-        let (clock, now) = manual_clock();
-        let kiosks = Kiosks::with_clock(CacheAges::DEFAULT, clock);
+        let (kiosks, now) = on_a_moved_clock();
         let table = Table::default();
         table.set(vec![record("till-3", "key-three", false)]);
         let lookups = || (0..20).map(|_| table.find(&kiosks, "key-three"));
         let found = futures::future::join_all(lookups()).await;
         assert!(found.iter().all(Option::is_some), "{found:?}");
         assert_eq!(table.loads(), 1, "the first lookups of an instance");
-        *now.lock().unwrap() += 60 * SECOND;
+        advance(&now, 60 * SECOND);
         futures::future::join_all(lookups()).await;
         assert_eq!(table.loads(), 2, "a stale registry");
     }
