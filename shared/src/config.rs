@@ -5,7 +5,6 @@
 use chrono::Duration;
 
 use crate::phone::Region;
-use crate::secrets::{KeyRing, SecretString};
 use crate::vault::{self, Rules, Secrets, ValueError};
 
 #[derive(Clone, Debug)]
@@ -13,6 +12,8 @@ pub struct Tables {
     pub customers: String,
     pub sessions: String,
     pub messages: String,
+    /// The kiosk registry (`omnisession-admin kiosk …`; see `kiosks`).
+    pub kiosks: String,
 }
 
 #[derive(Clone, Debug)]
@@ -21,8 +22,6 @@ pub struct Config {
     /// Region used to read phone numbers written without a country code.
     pub phone_region: Region,
     pub bcrypt_cost: u32,
-    /// `X-Kiosk-Key` values of registered kiosks.
-    pub kiosk_keys: KeyRing,
     /// Where the secrets come from (`SECRETS`): AWS Secrets Manager, or environment
     /// variables on a developer's machine.
     pub secrets: SecretSource,
@@ -154,23 +153,6 @@ impl Config {
                         }),
                 }
             };
-        let keys = |name: &'static str| -> Result<KeyRing, ConfigError> {
-            let keys: Vec<SecretString> = get(name)
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(SecretString::new)
-                .collect();
-            if keys.iter().any(|k| k.expose().len() < 16) {
-                return Err(ConfigError::Invalid {
-                    name,
-                    reason: "every key must be at least 16 characters".into(),
-                });
-            }
-            Ok(KeyRing::new(keys))
-        };
-
         let switch = |name: &'static str| settings.switch(name);
         let customer_memory_writes = match get("CUSTOMER_MEMORY_WRITES").as_deref() {
             None | Some("none") => false,
@@ -261,10 +243,10 @@ impl Config {
                 customers: required("CUSTOMERS_TABLE")?,
                 sessions: required("SESSIONS_TABLE")?,
                 messages: required("MESSAGES_TABLE")?,
+                kiosks: required("KIOSKS_TABLE")?,
             },
             phone_region,
             bcrypt_cost: number("BCRYPT_COST", 12, 4, 31)? as u32,
-            kiosk_keys: keys("KIOSK_KEYS")?,
             secrets,
             session_idle,
             session_max,
@@ -303,18 +285,6 @@ impl Config {
                 reason: "must name the AWS Secrets Manager secrets (their ARNs, comma-separated); only a developer's machine (OMNISESSION_LOCAL_DEV=1) reads secrets from environment variables".into(),
             });
         }
-        if self.kiosk_keys.is_empty()
-            || self
-                .kiosk_keys
-                .exposed()
-                .iter()
-                .any(|k| k.starts_with("dev-"))
-        {
-            return Err(ConfigError::Invalid {
-                name: "KIOSK_KEYS",
-                reason: "is missing or holds a development value".into(),
-            });
-        }
         Ok(())
     }
 }
@@ -348,10 +318,11 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const TABLES: [(&str, &str); 3] = [
+    const TABLES: [(&str, &str); 4] = [
         ("CUSTOMERS_TABLE", "c"),
         ("SESSIONS_TABLE", "s"),
         ("MESSAGES_TABLE", "m"),
+        ("KIOSKS_TABLE", "k"),
     ];
 
     #[test]
@@ -374,7 +345,6 @@ mod tests {
     #[test]
     fn secrets_in_environment_variables_stop_a_deployed_function_but_not_a_dev_machine() {
         let real = [
-            ("KIOSK_KEYS", "kiosk-key-0123456789abcdef"),
             ("SERVICE_KEYS", "real-service-key-0123456789"),
             ("WHATSAPP_APP_SECRET", "real-app-secret-0123456789"),
             ("WHATSAPP_VERIFY_TOKEN", "real-verify-token"),
@@ -393,7 +363,6 @@ mod tests {
 
         let managed = [
             &TABLES[..],
-            &real[..1],
             &[(
                 "SECRETS",
                 "arn:aws:secretsmanager:ap-south-1:1:secret:a, arn:b",
@@ -416,6 +385,8 @@ mod tests {
     fn bad_values_name_the_variable() {
         let err = Config::from_lookup(lookup(&[])).unwrap_err();
         assert!(err.to_string().contains("CUSTOMERS_TABLE"));
+        let err = Config::from_lookup(lookup(&TABLES[..3])).unwrap_err();
+        assert!(err.to_string().contains("KIOSKS_TABLE"), "{err}");
         let mut bad = TABLES.to_vec();
         bad.push(("BCRYPT_COST", "3"));
         assert!(
@@ -423,14 +394,6 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("BCRYPT_COST")
-        );
-        let mut bad = TABLES.to_vec();
-        bad.push(("KIOSK_KEYS", "short"));
-        assert!(
-            Config::from_lookup(lookup(&bad))
-                .unwrap_err()
-                .to_string()
-                .contains("KIOSK_KEYS")
         );
         let mut bad = TABLES.to_vec();
         bad.push(("QR_TTL_SECS", "600"));

@@ -1,7 +1,7 @@
 //! Account events: what happened to a customer's account and its logins (a login, a
 //! logout, a login ended from another device, a password change or reset, a merge, an
 //! export, an erasure, a number change), when, on which channel and, for a kiosk, which
-//! kiosk key (by fingerprint). Never a secret: no token, password, code or hash goes in.
+//! kiosk and store. Never a secret: no token, password, code or hash goes in.
 //!
 //! Kept 90 days ([`RETENTION_DAYS`], the messages table's TTL), read back in time order by
 //! [`crate::store::Store::account_events`] (the export shows them).
@@ -51,9 +51,13 @@ pub struct AccountEvent {
     /// The channel of the login that did it (or was made), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
-    /// The fingerprint of the kiosk key, for a kiosk login (never the key).
+    /// The kiosk's id, for a kiosk login (events recorded before the kiosk registry hold
+    /// the fingerprint of the kiosk's key instead; never the key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kiosk: Option<String>,
+    /// That kiosk's store, for a login made at a kiosk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// The login concerned (its token id, as `GET /auth/sessions` shows it; never the
     /// token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,6 +76,7 @@ impl AccountEvent {
             kind,
             channel: None,
             kiosk: None,
+            store: None,
             login_id: None,
         }
     }
@@ -81,13 +86,14 @@ impl AccountEvent {
         self
     }
 
-    /// Made by the kiosk key with this fingerprint.
-    pub fn from_kiosk(mut self, fingerprint: &str) -> Self {
-        self.kiosk = Some(fingerprint.to_string());
+    /// Made at `kiosk` (by its key, or handed over to it by QR code).
+    pub fn at_kiosk(mut self, kiosk: &crate::kiosks::Kiosk) -> Self {
+        self.kiosk = Some(kiosk.id.clone());
+        self.store = Some(kiosk.store.clone());
         self
     }
 
-    /// The login concerned, and its kiosk key's fingerprint when a kiosk made it.
+    /// The login concerned, and its kiosk when a kiosk made it.
     pub fn of_login(mut self, login_id: &str, mark: Option<&LoginMark>) -> Self {
         self.login_id = Some(login_id.to_string());
         if let Some(LoginMark {

@@ -1,8 +1,8 @@
 //! Limits on guessing secrets (passwords, QR codes).
 //!
 //! Failed attempts fill two leaky buckets at once:
-//! - the **caller's**: one source address guessing at one target (a phone's password, a kiosk
-//!   key's QR codes). A stranger who keeps failing locks only themselves;
+//! - the **caller's**: one source address guessing at one target (a phone's password, a
+//!   kiosk's QR codes). A stranger who keeps failing locks only themselves;
 //! - the **target's**, whoever calls: a ceiling far above what a person types, so that many
 //!   addresses together get no more tries than one.
 //!
@@ -117,9 +117,10 @@ impl Guard {
         Self::new(format!("login#{phone}"), source)
     }
 
-    /// QR codes presented with one kiosk key, from `source`.
-    pub fn qr_codes(kiosk_key: &str, source: &str) -> Self {
-        Self::new(format!("qr-verify#{}", fingerprint(kiosk_key)), source)
+    /// QR codes presented by one kiosk (by its id: a rotated key keeps its count), from
+    /// `source`.
+    pub fn qr_codes(kiosk_id: &str, source: &str) -> Self {
+        Self::new(format!("qr-verify#{kiosk_id}"), source)
     }
 
     fn new(target: String, source: &str) -> Self {

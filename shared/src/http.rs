@@ -68,6 +68,25 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The kiosk of the request's `X-Kiosk-Key`: `None` without one, 401 for a key no active
+/// kiosk has (unknown, revoked, or replaced by a rotation), 503 when the registry could
+/// not be read.
+pub async fn kiosk(
+    state: &crate::AppState,
+    req: &Request,
+) -> Result<Option<crate::kiosks::Kiosk>, ApiError> {
+    let Some(key) = req.headers().get(KIOSK_KEY) else {
+        return Ok(None);
+    };
+    let key = key.to_str().unwrap_or_default();
+    match state.kiosk(key).await? {
+        Some(kiosk) => Ok(Some(kiosk)),
+        None => Err(ApiError::Unauthorized(
+            "X-Kiosk-Key is not a registered kiosk key",
+        )),
+    }
+}
+
 /// The session token from `X-Session-Token` or `Authorization: Bearer <token>`.
 pub fn session_token(req: &Request) -> Option<&str> {
     header(req, SESSION_TOKEN).or_else(|| {

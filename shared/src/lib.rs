@@ -27,6 +27,7 @@ pub mod guard;
 pub mod http;
 pub mod idempotency;
 pub mod identity;
+pub mod kiosks;
 pub mod logins;
 pub mod metrics;
 pub mod model;
@@ -45,6 +46,7 @@ pub mod views;
 use std::sync::Arc;
 
 use config::Config;
+use kiosks::{Kiosk, Kiosks};
 use passwords::Passwords;
 use store::Store;
 use vault::{Secrets, Vault, VaultError};
@@ -54,6 +56,8 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub passwords: Passwords,
+    /// The kiosk registry, cached (see [`kiosks`]).
+    pub kiosks: Kiosks,
     /// The secrets, refreshed from Secrets Manager every few minutes: read them through
     /// [`AppState::secrets`] on each request, never keep them.
     pub vault: Vault,
@@ -72,6 +76,7 @@ impl AppState {
             passwords: Passwords::new(config.bcrypt_cost),
             vault,
             config,
+            kiosks: Kiosks::default(),
             courier: tokio::sync::OnceCell::new(),
         })
     }
@@ -79,6 +84,12 @@ impl AppState {
     /// This request's secrets.
     pub async fn secrets(&self) -> Arc<Secrets> {
         self.vault.get().await
+    }
+
+    /// The active kiosk whose key is `key`, from the cached registry (read again when a
+    /// minute old, see [`kiosks`]).
+    pub async fn kiosk(&self, key: &str) -> Result<Option<Kiosk>, store::StoreError> {
+        self.kiosks.find(key, || self.store.kiosk_registry()).await
     }
 
     /// The courier of codes, if this function is configured to send them.

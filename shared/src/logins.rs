@@ -1,7 +1,7 @@
 //! The logins of a session: who made each one, which ones still stand, and which ones a
 //! new login may push out.
 //!
-//! Every login records its **maker**: the password, the WhatsApp provider, a kiosk key, or
+//! Every login records its **maker**: the password, the WhatsApp provider, a kiosk, or
 //! another login of the session that minted it (`POST /session/start` with a token, the QR
 //! handoff). Minted logins form a tree under the direct login at its **root**, and stand
 //! only while that root does: ending a login also ends whatever was opened from it,
@@ -17,6 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::channel::Channel;
+use crate::kiosks::Kiosk;
 use crate::store::TokenEntry;
 use crate::token::Level;
 
@@ -28,7 +29,9 @@ pub enum Maker {
     Password,
     /// The WhatsApp provider's signed `/session/login`.
     Whatsapp,
-    /// A registered kiosk, by the fingerprint of its key, typing a phone number.
+    /// A registered kiosk, by its id (`crate::kiosks`), typing a phone number or taking a
+    /// code. Logins made before the registry hold the fingerprint of the kiosk's key
+    /// instead: another kiosk's id, as far as grouping goes.
     Kiosk(String),
     /// Another login of the same session, by its token id.
     Login(String),
@@ -75,8 +78,8 @@ pub enum Group {
 }
 
 impl Group {
-    /// So a session holds at most (10 + 2 + 4) direct logins with one kiosk key, each with
-    /// at most 3 minted under it; each further kiosk key adds 4 × (1 + 3).
+    /// So a session holds at most (10 + 2 + 4) direct logins with one kiosk, each with at
+    /// most 3 minted under it; each further kiosk adds 4 × (1 + 3).
     fn quota(&self) -> usize {
         match self {
             // Browsers and devices a customer logs in on with their password.
@@ -99,16 +102,28 @@ pub struct NewLogin {
     pub maker: Maker,
     /// The root of the minting login; `None` for a direct login (its own root).
     pub root: Option<String>,
+    /// The kiosk the login is made at (by its key, or handed over by QR code), recorded
+    /// with the login, its account event and the session's stores.
+    pub kiosk: Option<Kiosk>,
 }
 
 impl NewLogin {
-    /// A direct login (password, WhatsApp, a kiosk typing the phone): its own root.
+    /// A direct login (password, WhatsApp, a code, a link): its own root.
     pub fn direct(channel: Channel, level: Level, maker: Maker) -> Self {
         Self {
             channel,
             level,
             maker,
             root: None,
+            kiosk: None,
+        }
+    }
+
+    /// A direct login made by `kiosk` with its key (a typed phone, a code, a link).
+    pub fn at_kiosk(level: Level, kiosk: &Kiosk) -> Self {
+        Self {
+            kiosk: Some(kiosk.clone()),
+            ..Self::direct(Channel::Kiosk, level, Maker::Kiosk(kiosk.id.clone()))
         }
     }
 }
@@ -117,7 +132,7 @@ impl NewLogin {
 /// ones a new login pushes out. The token's hash, channel and issue time are in the
 /// login's own item, so that the session item stays small whatever its number of logins.
 /// Stored as one short string, `"<level> <last used, epoch ms> <group>"`: `P` for a
-/// password-level login, `p` for phone level; `pw`, `wa`, `k:<key fingerprint>` or
+/// password-level login, `p` for phone level; `pw`, `wa`, `k:<kiosk id>` or
 /// `m:<root token id>` (e.g. `"P 1796112000000 pw"`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -289,6 +304,8 @@ mod tests {
             by: Some(by),
             root: root.map(str::to_string),
             last_used_at: None,
+            kiosk: None,
+            store: None,
         }
     }
 

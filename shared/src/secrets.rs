@@ -36,8 +36,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(&b).into()
 }
 
-/// A short, stable, non-reversible name for a secret (to key counters by kiosk key
-/// without storing the key).
+/// A short, stable, non-reversible name for a value that must not be stored as it is
+/// (a caller's address, which counters and guessing buckets are keyed by).
 pub fn fingerprint(secret: &str) -> String {
     hex::encode(&Sha256::digest(secret.as_bytes())[..8])
 }

@@ -9,11 +9,12 @@ use crate::channel::Channel;
 use crate::config::KioskHistory;
 use crate::entering::{self, Entry, Started};
 use crate::events::{self, AccountEvent, EventKind};
+use crate::kiosks::Kiosk;
 use crate::logins::{self, LoginMark, Maker, NewLogin};
 use crate::model::{ChatMessage, LoginResponse, limits, rfc3339};
 use crate::phone::PhoneNumber;
 use crate::store::{
-    CreateCustomer, CreateSession, CustomerItem, JoinTerms, Joined, SessionItem, SkuMark,
+    CreateCustomer, CreateSession, CustomerItem, Entering, JoinTerms, Joined, SessionItem, SkuMark,
     StoredLogin, TokenEntry,
 };
 use crate::token::{IssuedToken, Level, PresentedToken, SessionId};
@@ -124,8 +125,8 @@ pub async fn enter(
     found: Found,
 ) -> Result<LoginResponse, SessionError> {
     let mut event = AccountEvent::new(EventKind::Login).on(login.channel);
-    if let Maker::Kiosk(fingerprint) = &login.maker {
-        event = event.from_kiosk(fingerprint);
+    if let Some(kiosk) = &login.kiosk {
+        event = event.at_kiosk(kiosk);
     }
     // Recorded beside the join or start (no round trip of its own): the credential was
     // proven, so the event stands even if the join is then refused (a password change
@@ -201,7 +202,7 @@ impl entering::Door for RealDoor<'_> {
             self.state,
             &sid,
             self.customer,
-            self.channel,
+            (self.channel, self.login),
             issued.as_ref(),
             now,
         );
@@ -262,6 +263,8 @@ fn issue(sid: &SessionId, login: &NewLogin, now: DateTime<Utc>) -> Issued {
         by: Some(login.maker.clone()),
         root: login.root.clone(),
         last_used_at: None,
+        kiosk: login.kiosk.as_ref().map(|k| k.id.clone()),
+        store: login.kiosk.as_ref().map(|k| k.store.clone()),
     };
     let mark = LoginMark::new(
         login.level,
@@ -311,12 +314,24 @@ async fn join(
         .as_ref()
         .map(|i| (i.token.token_id.as_str(), &i.mark));
     let expires_at = next_expiry(state, now, max_expires_at);
-    // One round trip: the join (which writes the login's mark, and holds only while the
-    // terms do), the login's own item, and the end of the history a login's answer shows.
+    let store = login
+        .and_then(|l| l.kiosk.as_ref())
+        .map(|k| k.store.as_str());
+    // One round trip: the join (which writes the login's mark and adds its kiosk's store,
+    // and holds only while the terms do), the login's own item, and the end of the history
+    // a login's answer shows.
     let (joined, stored, chat) = tokio::join!(
-        state
-            .store
-            .join_session(sid, channel, token, terms, now, expires_at),
+        state.store.join_session(
+            sid,
+            Entering {
+                channel,
+                token,
+                store
+            },
+            terms,
+            now,
+            expires_at
+        ),
         put_login(state, sid, issued.as_ref(), max_expires_at),
         recent_chat(state, sid, login.is_some()),
     );
@@ -351,6 +366,8 @@ pub struct Mint<'a> {
     pub root: &'a str,
     pub channel: Channel,
     pub level: Level,
+    /// The kiosk it is minted for (the QR handoff), recorded like a kiosk's own login.
+    pub kiosk: Option<&'a Kiosk>,
 }
 
 /// Mints a login into exactly the minter's session, written only while the minter and its
@@ -376,13 +393,17 @@ pub async fn mint(
         level: mint.level,
         maker: Maker::Login(mint.minter.to_string()),
         root: Some(mint.root.to_string()),
+        kiosk: mint.kiosk.cloned(),
     };
     let terms = JoinTerms {
         minted_by: Some((mint.minter, mint.root)),
         ..JoinTerms::default()
     };
     // Recorded beside the join, like a direct login's (the minting login was proven).
-    let event = AccountEvent::new(EventKind::Login).on(mint.channel);
+    let mut event = AccountEvent::new(EventKind::Login).on(mint.channel);
+    if let Some(kiosk) = mint.kiosk {
+        event = event.at_kiosk(kiosk);
+    }
     let (joined, ()) = tokio::join!(
         join(
             state,
@@ -407,12 +428,13 @@ fn session_id(raw: &str) -> Result<SessionId, SessionError> {
         .ok_or_else(|| SessionError::Corrupt(format!("malformed session id in table: {raw:?}")))
 }
 
+/// A new session entered on `channel` by `login` (none for the webhook), `issued` its token.
 fn new_session(
     state: &AppState,
     sid: &SessionId,
     customer: &CustomerItem,
-    channel: Channel,
-    login: Option<&Issued>,
+    (channel, login): (Channel, Option<&NewLogin>),
+    issued: Option<&Issued>,
     now: DateTime<Utc>,
 ) -> SessionItem {
     let max_expires_at = (now + state.config.session_max).timestamp();
@@ -422,7 +444,7 @@ fn new_session(
         phone: customer.phone_number.clone(),
         customer_id: customer.customer_id.clone(),
         channels: [(channel.as_str().to_string(), now_text.clone())].into(),
-        tokens: login
+        tokens: issued
             .map(|i| (i.token.token_id.clone(), StoredLogin::Mark(i.mark.clone())))
             .into_iter()
             .collect(),
@@ -440,6 +462,11 @@ fn new_session(
         unproven: customer.unproven,
         merged_into: None,
         merged_from: Vec::new(),
+        stores: login
+            .and_then(|l| l.kiosk.as_ref())
+            .map(|k| k.store.clone())
+            .into_iter()
+            .collect(),
     }
 }
 

@@ -106,6 +106,12 @@ pub fn channels(item: &SessionItem) -> Vec<Channel> {
     joined.into_iter().map(|(_, c)| c).collect()
 }
 
+/// The stores of the kiosks the customer logged in at during the session, sorted, each
+/// once (the sales agent's context).
+pub fn stores_visited(item: &SessionItem) -> Vec<String> {
+    item.stores.iter().cloned().collect()
+}
+
 /// Every recommended SKU, oldest first (by rank: a higher rank is later).
 pub fn skus_by_rank(item: &SessionItem) -> Vec<String> {
     let mut skus: Vec<(i64, &String)> = item.skus.iter().map(|(k, v)| (v.rank, k)).collect();

@@ -20,8 +20,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::operation::{
     batch_get_item::BatchGetItemInput, delete_item::DeleteItemInput, get_item::GetItemInput,
-    put_item::PutItemInput, query::QueryInput, transact_write_items::TransactWriteItemsInput,
-    update_item::UpdateItemInput,
+    put_item::PutItemInput, query::QueryInput, scan::ScanInput,
+    transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
 };
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
@@ -34,6 +34,8 @@ pub enum Input {
     GetItem(GetItemInput),
     BatchGetItem(BatchGetItemInput),
     Query(QueryInput),
+    /// The kiosk registry's read (`Store::kiosk_registry`); an erasure's sweep.
+    Scan(ScanInput),
     UpdateItem(UpdateItemInput),
     PutItem(PutItemInput),
     DeleteItem(DeleteItemInput),
@@ -48,6 +50,7 @@ impl Input {
             Input::GetItem(_) => "GetItem",
             Input::BatchGetItem(_) => "BatchGetItem",
             Input::Query(_) => "Query",
+            Input::Scan(_) => "Scan",
             Input::UpdateItem(_) => "UpdateItem",
             Input::PutItem(_) => "PutItem",
             Input::DeleteItem(_) => "DeleteItem",
@@ -60,7 +63,7 @@ impl Input {
     pub fn is_read(&self) -> bool {
         matches!(
             self,
-            Input::GetItem(_) | Input::BatchGetItem(_) | Input::Query(_)
+            Input::GetItem(_) | Input::BatchGetItem(_) | Input::Query(_) | Input::Scan(_)
         )
     }
 
@@ -69,6 +72,7 @@ impl Input {
         match self {
             Input::GetItem(i) => Some(i.consistent_read.unwrap_or(false)),
             Input::Query(i) => Some(i.consistent_read.unwrap_or(false)),
+            Input::Scan(i) => Some(i.consistent_read.unwrap_or(false)),
             Input::BatchGetItem(i) => Some(
                 i.request_items
                     .as_ref()
@@ -171,6 +175,8 @@ impl Intercept for Probe {
             Input::BatchGetItem(i.clone())
         } else if let Some(i) = input.downcast_ref::<QueryInput>() {
             Input::Query(i.clone())
+        } else if let Some(i) = input.downcast_ref::<ScanInput>() {
+            Input::Scan(i.clone())
         } else if let Some(i) = input.downcast_ref::<UpdateItemInput>() {
             Input::UpdateItem(i.clone())
         } else if let Some(i) = input.downcast_ref::<PutItemInput>() {

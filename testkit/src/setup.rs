@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use aws_sdk_dynamodb::Client;
 use omnisession::AppState;
 use omnisession::config::{Config, SecretSource};
+use omnisession::kiosks::{self, KioskRecord};
 use omnisession::passwords::Passwords;
 use omnisession::store::Store;
 use omnisession::vault::Vault;
@@ -62,8 +63,34 @@ pub fn state_with_vault(config: Config, client: Client, vault: Vault) -> AppStat
     AppState {
         store: Store::new(client, config.tables.clone()),
         passwords: Passwords::new(config.bcrypt_cost),
+        kiosks: Default::default(),
         vault,
         courier: Default::default(),
         config,
     }
+}
+
+/// The development kiosk as `scripts/seed.sh` registers it: id, store, label. Its key is
+/// config/dev.env's `DEV_KIOSK_KEY`.
+pub const DEV_KIOSK: (&str, &str, &str) = ("dev-kiosk", "dev-store", "Development kiosk");
+
+/// Registers the kiosk `(id, store, label)` with `key` in `store`'s kiosks table, unless
+/// that id is registered already: what seed.sh does for the shared tables, for tables of
+/// a test's or the bench's own.
+pub async fn register_kiosk(
+    store: &Store,
+    (id, shop, label): (&str, &str, &str),
+    key: &str,
+) -> Result<(), Error> {
+    let record = KioskRecord {
+        kiosk_id: id.to_string(),
+        store: shop.to_string(),
+        label: label.to_string(),
+        key_hash: kiosks::key_hash(key),
+        created_at: omnisession::model::rfc3339(chrono::Utc::now()),
+        revoked_at: None,
+        rotated_at: None,
+    };
+    store.add_kiosk(&record).await?;
+    Ok(())
 }

@@ -18,11 +18,7 @@ const ATTACKER_IP: &str = "127.0.0.2";
 
 /// A phone-level kiosk login (a kiosk typed the phone number).
 async fn kiosk_login(caller: &Caller, phone: &str) -> Reply {
-    let key = test_env()["KIOSK_KEYS"]
-        .split(',')
-        .next()
-        .unwrap()
-        .to_string();
+    let key = dev_kiosk_key();
     let body = json!({"phone": phone, "channel": "kiosk"});
     caller
         .call(

@@ -213,7 +213,9 @@ async fn devices_account_events_are_recorded_without_secrets() {
         kiosk_login.channel,
         Some(omnisession::channel::Channel::Kiosk)
     );
-    assert!(kiosk_login.kiosk.is_some());
+    // The development kiosk, as seed.sh registers it.
+    assert_eq!(kiosk_login.kiosk.as_deref(), Some("dev-kiosk"));
+    assert_eq!(kiosk_login.store.as_deref(), Some("dev-store"));
     assert_eq!(
         events[3].login_id.as_deref(),
         Some(login_id(&kiosk.token()).as_str())

@@ -56,6 +56,14 @@ fn the_template_declares_the_keys_index_and_ttl_the_code_uses() {
         messages.ttl_attribute.as_deref(),
         Some(schema::TTL_ATTRIBUTE)
     );
+
+    // Kiosks never expire: a registered kiosk stays until it is revoked.
+    let kiosks = table(&defs, schema::KIOSKS_RESOURCE);
+    assert_eq!(
+        kiosks.keys,
+        [(schema::KIOSK_KEY.to_string(), "HASH".to_string())]
+    );
+    assert_eq!(kiosks.ttl_attribute, None);
 }
 
 #[tokio::test]
@@ -65,7 +73,7 @@ async fn the_local_tables_match_the_template() {
     let report = tables::create_tables(&client(&config), &defs, &table_names(&config), false)
         .await
         .expect("local tables differ from template.yaml");
-    assert_eq!(report.len(), 3);
+    assert_eq!(report.len(), 4);
     assert!(
         report
             .iter()

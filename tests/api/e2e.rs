@@ -60,7 +60,7 @@ impl Http {
 async fn the_old_services_checklist_passes_over_http() {
     let http = Http::connect().await;
     let env = test_env();
-    let kiosk_key = env["KIOSK_KEYS"].split(',').next().unwrap().to_string();
+    let kiosk_key = env["DEV_KIOSK_KEY"].clone();
     let kiosk = [("x-kiosk-key", kiosk_key.as_str())];
     let start = json!({"phone": DEMO_PHONE, "channel": "kiosk", "customer_id": "103"}).to_string();
 
@@ -189,7 +189,7 @@ async fn the_old_services_checklist_passes_over_http() {
 async fn the_qr_handoff_works_over_http() {
     let http = Http::connect().await;
     let env = test_env();
-    let kiosk_key = env["KIOSK_KEYS"].split(',').next().unwrap().to_string();
+    let kiosk_key = env["DEV_KIOSK_KEY"].clone();
     let phone = unique_phone();
 
     // Web signup and login, then a chat message on the web.

@@ -209,29 +209,10 @@ async fn the_operator_exports_and_erases_for_a_support_request() {
     let (phone, web) = app.new_customer().await;
     let said = json!({"messages": [{"role": "user", "content": "support me"}]});
     assert_eq!(app.update(&web.token(), said).await.status, 200);
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| repo_root().join("target"));
-    let admin = target.join("debug").join("omnisession-admin");
-    assert!(
-        admin.exists(),
-        "{} not built: `make test` builds it first",
-        admin.display()
-    );
     let run = |args: &[&str]| {
-        let output = std::process::Command::new(&admin)
-            .args(args)
-            .env_clear()
-            .envs(test_env())
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).to_string()
+        let run = run_admin(args, &[]);
+        assert!(run.ok, "{args:?}: {}", run.stderr);
+        run.stdout
     };
     let export: Value = serde_json::from_str(&run(&["export", "--phone", &phone])).unwrap();
     assert_eq!(export["session"]["session_id"], web.session_id().as_str());

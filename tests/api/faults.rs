@@ -72,6 +72,7 @@ fn config_at(endpoint: &str) -> Config {
         ("CUSTOMERS_TABLE", "customers"),
         ("SESSIONS_TABLE", "sessions"),
         ("MESSAGES_TABLE", "messages"),
+        ("KIOSKS_TABLE", "kiosks"),
     ] {
         env.insert(var.into(), format!("omnisession-faults-{table}"));
     }
@@ -98,6 +99,14 @@ async fn tables_at(endpoint: &str) -> Client {
     let config = config_at(endpoint);
     let admin = client(&config);
     create_tables(&admin, &config).await;
+    let registry = Store::new(admin.clone(), config.tables.clone());
+    omnisession_testkit::setup::register_kiosk(
+        &registry,
+        omnisession_testkit::setup::DEV_KIOSK,
+        &dev_kiosk_key(),
+    )
+    .await
+    .expect("the development kiosk");
     admin
 }
 
@@ -570,7 +579,8 @@ enum Flow {
     JoinLogin,
     /// Customer and lockout, phone index, new session and lock (transaction).
     FreshLogin,
-    /// Customer, customer and claim (transaction), phone index, new session (transaction).
+    /// The kiosk registry (the state's first kiosk request), customer, customer and claim
+    /// (transaction), phone index, new session (transaction).
     KioskStartNewPhone,
 }
 
@@ -585,7 +595,7 @@ impl Flow {
     /// The DynamoDB calls the flow makes when nothing fails.
     fn calls(self) -> u64 {
         match self {
-            Flow::KioskStartNewPhone => 4,
+            Flow::KioskStartNewPhone => 5,
             _ => 3,
         }
     }

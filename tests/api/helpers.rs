@@ -10,6 +10,7 @@ use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request};
 use omnisession::AppState;
 use omnisession::config::{Config, SecretSource};
+use omnisession::kiosks::{CacheAges, Kiosks};
 use omnisession::secrets::{SecretString, hub_signature, sign_login};
 use omnisession::store::schema;
 use omnisession::vault::{Manager, Vault, VaultError};
@@ -43,15 +44,63 @@ pub fn test_env() -> BTreeMap<String, String> {
             env.insert(key.clone(), v);
         }
     }
-    // A kiosk key of this test process alone, for tests that lock a key out.
-    let keys = format!("{},{}", env["KIOSK_KEYS"], spare_kiosk_key());
-    env.insert("KIOSK_KEYS".into(), keys);
     env
+}
+
+/// A kiosk of this test process alone (id, store, label), registered by every [`App`],
+/// for tests that lock a kiosk out.
+pub fn spare_kiosk() -> (&'static str, &'static str, &'static str) {
+    (spare_kiosk_id(), "test-store", "A test process's kiosk")
+}
+
+fn spare_kiosk_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| format!("test-{}", hex::encode(rand::random::<[u8; 8]>())))
 }
 
 pub fn spare_kiosk_key() -> &'static str {
     static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| format!("test-kiosk-{}", hex::encode(rand::random::<[u8; 8]>())))
+    KEY.get_or_init(|| format!("test-kiosk-{}", hex::encode(rand::random::<[u8; 16]>())))
+}
+
+/// config/dev.env's development kiosk key, which seed.sh (and every [`App`], for tables
+/// of its own) registers as the kiosk `dev-kiosk` of the store `dev-store`.
+pub fn dev_kiosk_key() -> String {
+    test_env()["DEV_KIOSK_KEY"].clone()
+}
+
+/// What the built `omnisession-admin` said.
+pub struct AdminRun {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the built `omnisession-admin` as an operator does, against the test tables (the
+/// test environment and nothing else, `extra` on top).
+pub fn run_admin(args: &[&str], extra: &[(&str, &str)]) -> AdminRun {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
+    let admin = target.join("debug").join("omnisession-admin");
+    assert!(
+        admin.exists(),
+        "{} not built: `make test` builds it first",
+        admin.display()
+    );
+    let output = std::process::Command::new(&admin)
+        .args(args)
+        .env_clear()
+        .envs(test_env())
+        .envs(extra.iter().copied())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", admin.display()));
+    AdminRun {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+    }
 }
 
 pub fn test_config() -> Config {
@@ -219,6 +268,12 @@ impl App {
         Self::build(standin_config(&[]), None, iam).await
     }
 
+    /// [`App::checked_by`] with a kiosk registry that ages as `ages` says (the IAM tour
+    /// reads it on every kiosk request, so that each function it drives reads it).
+    pub async fn checked_by_with_ages(iam: Iam, ages: CacheAges) -> Self {
+        Self::build_with(standin_config(&[]), None, iam, ages).await
+    }
+
     /// An app for old front ends: `CUSTOMER_MEMORY_WRITES=all` lets customer tokens set
     /// the summary and recommended SKUs through `/session/update`.
     pub async fn old_front_ends() -> Self {
@@ -242,6 +297,7 @@ impl App {
         config.tables.customers = format!("{prefix}-customers");
         config.tables.sessions = format!("{prefix}-sessions");
         config.tables.messages = format!("{prefix}-messages");
+        config.tables.kiosks = format!("{prefix}-kiosks");
         let iam = Iam::for_tables(&config.tables);
         Self::build(config, None, iam).await
     }
@@ -266,9 +322,8 @@ impl App {
             .expect("the secrets from the stand-in");
         let client = client_checked(&config, None, iam);
         create_tables(&client, &config).await;
-        Self {
-            state: std::sync::Arc::new(setup::state_with_vault(config, client, vault)),
-        }
+        let state = setup::state_with_vault(config, client, vault);
+        Self::serving(state, CacheAges::DEFAULT).await
     }
 
     /// An app with a configuration of the test's own (on the shared tables).
@@ -283,11 +338,40 @@ impl App {
         Self::with_config(standin_config(settings)).await
     }
 
+    /// An app whose kiosk registry goes stale after `ages` rather than the functions' minute,
+    /// so that a test sees a revocation bite without waiting that long.
+    pub async fn with_kiosk_ages(ages: CacheAges) -> Self {
+        let config = test_config();
+        let iam = Iam::for_tables(&config.tables);
+        Self::build_with(config, None, iam, ages).await
+    }
+
     async fn build(config: Config, probe: Option<Probe>, iam: Iam) -> Self {
+        Self::build_with(config, probe, iam, CacheAges::DEFAULT).await
+    }
+
+    async fn build_with(config: Config, probe: Option<Probe>, iam: Iam, ages: CacheAges) -> Self {
         let client = client_checked(&config, probe, iam);
         create_tables(&client, &config).await;
+        Self::serving(setup::state(config, client), ages).await
+    }
+
+    /// An app on `state`, whose kiosk registry ages as `ages` says, with the test kiosks
+    /// registered in its tables.
+    async fn serving(mut state: AppState, ages: CacheAges) -> Self {
+        state.kiosks = Kiosks::new(ages);
+        // The development kiosk (seed.sh registers it in the shared tables; an isolated
+        // app's tables need it too) and this process's own.
+        for (kiosk, key) in [
+            (setup::DEV_KIOSK, dev_kiosk_key()),
+            (spare_kiosk(), spare_kiosk_key().to_string()),
+        ] {
+            setup::register_kiosk(&state.store, kiosk, &key)
+                .await
+                .expect("register a test kiosk");
+        }
         Self {
-            state: std::sync::Arc::new(setup::state(config, client)),
+            state: std::sync::Arc::new(state),
         }
     }
 
@@ -379,11 +463,7 @@ impl App {
 
     /// The development kiosk key of config/dev.env, shared by every test.
     pub fn dev_kiosk_key(&self) -> String {
-        test_env()["KIOSK_KEYS"]
-            .split(',')
-            .next()
-            .unwrap()
-            .to_string()
+        dev_kiosk_key()
     }
 
     /// A sales-memory call as the agent (the sample event's service key).

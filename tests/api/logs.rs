@@ -155,7 +155,7 @@ async fn the_local_stacks_log_holds_no_secret() {
     }
     let env = test_env();
     for name in [
-        "KIOSK_KEYS",
+        "DEV_KIOSK_KEY",
         "SERVICE_KEYS",
         "WHATSAPP_APP_SECRET",
         "WHATSAPP_VERIFY_TOKEN",

@@ -21,6 +21,7 @@ mod helpers;
 mod iam;
 mod identities;
 mod import;
+mod kiosks;
 mod lifecycle;
 mod load;
 mod logs;

@@ -268,3 +268,60 @@ async fn a_lock_written_in_seconds_still_holds_after_the_upgrade() {
     assert!(item.contains_key("locked_until_ms"), "{item:?}");
     assert_eq!(app.login(&phone, "secret-pass", "web").await.status, 429);
 }
+
+/// A kiosk login made before the kiosk registry (its maker the fingerprint of a key of
+/// the old `KIOSK_KEYS`, no kiosk id or store recorded) still stands after the deploy and
+/// is listed with that fingerprint; the registry's kiosk logins of the same session are
+/// another group, which never pushes it out.
+#[tokio::test]
+async fn a_kiosk_login_made_before_the_registry_still_stands_and_lists() {
+    let app = App::new().await;
+    let (phone, web) = app.new_customer().await;
+    let sid = SessionId::parse(&web.session_id()).expect("a session id");
+    let old = IssuedToken::issue(&sid);
+    let fingerprint = "0123456789abcdef";
+    let entry: omnisession::store::TokenEntry = serde_json::from_value(json!({
+        "hash": old.hash,
+        "channel": "kiosk",
+        "level": "phone",
+        "issued_at": "2026-11-30T09:00:00.000Z",
+        "by": format!("kiosk:{fingerprint}"),
+    }))
+    .expect("an old kiosk login");
+    let max_expires_at = Utc::now().timestamp() + 86_400;
+    app.state
+        .store
+        .put_login(sid.as_str(), &old.token_id, &entry, max_expires_at)
+        .await
+        .expect("the old login's item");
+    app.db()
+        .update_item()
+        .table_name(&app.state.config.tables.sessions)
+        .key("pk", s(sid.as_str()))
+        .update_expression("SET tokens.#t = :mark")
+        .expression_attribute_names("#t", &old.token_id)
+        .expression_attribute_values(":mark", s(format!("p 1796112000000 k:{fingerprint}")))
+        .send()
+        .await
+        .expect("the old login's mark");
+    let old_token = old.value.expose().to_string();
+    assert_eq!(app.restore(&old_token).await.status, 200);
+
+    // Four logins by a registered kiosk: its own quota, not the old key's.
+    for _ in 0..4 {
+        assert_eq!(app.kiosk_start(&phone).await.status, 200);
+    }
+    assert_eq!(app.restore(&old_token).await.status, 200);
+    let logins = app
+        .send(with_token(event("auth-sessions"), &web.token()))
+        .await;
+    let listed = logins.body["logins"]
+        .as_array()
+        .expect("logins")
+        .iter()
+        .find(|l| l["login_id"] == old.token_id.as_str())
+        .expect("the old kiosk login is listed")
+        .clone();
+    assert_eq!(listed["kiosk"], fingerprint);
+    assert!(listed.get("store").is_none(), "{listed:?}");
+}

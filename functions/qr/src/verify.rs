@@ -3,7 +3,7 @@
 //! the code's session, at password level, minted from the login that made the code (it
 //! falls when that login is signed out). Every kind of bad code gets one generic 401; a
 //! kiosk that keeps failing is told to wait (429), see `omnisession::guard`: counted per
-//! kiosk key and source address, with a ceiling per key.
+//! kiosk and source address, with a ceiling per kiosk.
 
 use lambda_http::Request;
 use omnisession::AppState;
@@ -22,13 +22,13 @@ struct VerifyRequest {
 
 pub async fn verify(state: &AppState, req: &Request) -> HttpResult {
     metrics::login_attempt(Channel::Kiosk);
-    let key = http::header(req, http::KIOSK_KEY)
-        .filter(|key| state.config.kiosk_keys.contains(key))
+    let kiosk = http::kiosk(state, req)
+        .await?
         .ok_or(ApiError::Unauthorized(
             "a registered kiosk's X-Kiosk-Key is required",
         ))?;
     // The guessing limit first: a locked kiosk is told to wait whatever it sent.
-    let handoff = Handoff::begin(state, key, &http::source_ip(req)).await?;
+    let handoff = Handoff::begin(state, &kiosk, &http::source_ip(req)).await?;
     let body: VerifyRequest = http::parse_json(req, state.config.max_body_bytes)?;
     if body.channel != Channel::Kiosk {
         return Err(ApiError::field("channel", "must be \"kiosk\""));

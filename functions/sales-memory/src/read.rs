@@ -14,7 +14,7 @@ const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
 
 /// `GET /session/{sid}/context?limit=N`: the last N messages (default 20, at most 100)
-/// with the rest of the session's memory.
+/// with the rest of the session's memory and the stores the customer visited.
 pub async fn context(state: &AppState, req: &Request, sid: &str) -> HttpResult {
     let limit = match req
         .query_string_parameters_ref()
@@ -41,6 +41,7 @@ pub async fn context(state: &AppState, req: &Request, sid: &str) -> HttpResult {
         "conversation_summary": session.summary,
         "last_recommended_skus": views::recommended_skus(&session),
         "cart": session.cart,
+        "stores_visited": views::stores_visited(&session),
         "created_at": session.created_at,
         "updated_at": session.updated_at,
         "written_by": written_by(&session),

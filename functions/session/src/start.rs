@@ -7,11 +7,10 @@ use omnisession::AppState;
 use omnisession::channel::Channel;
 use omnisession::error::ApiError;
 use omnisession::http::{self, HttpResult};
-use omnisession::logins::{Maker, NewLogin};
+use omnisession::logins::NewLogin;
 use omnisession::metrics;
 use omnisession::model::deserialize_customer_id;
 use omnisession::phone::PhoneNumber;
-use omnisession::secrets::fingerprint;
 use omnisession::service;
 use omnisession::sessions;
 use omnisession::token::Level;
@@ -30,31 +29,23 @@ pub async fn start(state: &AppState, req: &Request) -> HttpResult {
     if http::header(req, http::KIOSK_KEY).is_some() {
         metrics::login_attempt(Channel::Kiosk);
     }
-    let kiosk_key = match http::header(req, http::KIOSK_KEY) {
-        Some(key) if state.config.kiosk_keys.contains(key) => Some(key),
-        Some(_) => {
-            return Err(ApiError::Unauthorized(
-                "X-Kiosk-Key is not a registered kiosk key",
-            ));
-        }
-        None if http::session_token(req).is_some() => None,
-        None => {
-            return Err(ApiError::Unauthorized(
-                "a registered kiosk's X-Kiosk-Key or a session token of the same phone is required",
-            ));
-        }
-    };
+    let kiosk = http::kiosk(state, req).await?;
+    if kiosk.is_none() && http::session_token(req).is_none() {
+        return Err(ApiError::Unauthorized(
+            "a registered kiosk's X-Kiosk-Key or a session token of the same phone is required",
+        ));
+    }
     let body: StartRequest = http::parse_json(req, state.config.max_body_bytes)?;
     let phone = PhoneNumber::parse(&body.phone, state.config.phone_region)
         .map_err(|e| ApiError::field("phone", e))?;
 
-    if let Some(key) = kiosk_key {
+    if let Some(kiosk) = kiosk {
         if body.channel != Channel::Kiosk {
             return Err(ApiError::Forbidden(
                 "a kiosk key can only start kiosk sessions",
             ));
         }
-        let login = NewLogin::direct(Channel::Kiosk, Level::Phone, Maker::Kiosk(fingerprint(key)));
+        let login = NewLogin::at_kiosk(Level::Phone, &kiosk);
         let entered = sessions::phone_login(
             state,
             &phone,

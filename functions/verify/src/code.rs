@@ -32,7 +32,7 @@ struct SendRequest {
 /// Always `202 {expires_at, resend_after}` for a well-formed request within the limits:
 /// whether the phone is known, and whether the message got through, is not told.
 pub async fn send(state: &AppState, req: &Request) -> HttpResult {
-    let kiosk_key = kiosk_key(state, req)?;
+    let kiosk = http::kiosk(state, req).await?;
     let body: SendRequest = http::parse_json(req, state.config.max_body_bytes)?;
     let phone = parse_phone(state, &body.phone_number)?;
     let via = body.via.unwrap_or(Via::WhatsApp);
@@ -43,8 +43,8 @@ pub async fn send(state: &AppState, req: &Request) -> HttpResult {
         ));
     }
     let address = http::source_ip(req);
-    let sender = match kiosk_key {
-        Some(key) => Sender::Kiosk(key),
+    let sender = match &kiosk {
+        Some(kiosk) => Sender::Kiosk(kiosk),
         None => Sender::Address(&address),
     };
     let sent = proof::send_code(state, &phone, body.purpose, sender, |code| {
@@ -72,7 +72,7 @@ struct VerifyRequest {
 /// The login response at `password` level: a new login, or with a token (purpose
 /// `login`) the same token stepped up.
 pub async fn verify(state: &AppState, req: &Request) -> HttpResult {
-    let kiosk_key = kiosk_key(state, req)?;
+    let kiosk = http::kiosk(state, req).await?;
     let body: VerifyRequest = http::parse_json(req, state.config.max_body_bytes)?;
     // A new login, unless a token's login is being stepped up.
     if !matches!(
@@ -84,7 +84,7 @@ pub async fn verify(state: &AppState, req: &Request) -> HttpResult {
     let phone = parse_phone(state, &body.phone_number)?;
     let code =
         Code::parse(&body.code).ok_or_else(|| ApiError::field("code", "must be 6 digits"))?;
-    match (body.channel, kiosk_key) {
+    match (body.channel, &kiosk) {
         (Channel::Web, None) | (Channel::Kiosk, Some(_)) => {}
         (Channel::Kiosk, None) => {
             return Err(ApiError::Unauthorized(
@@ -135,7 +135,7 @@ pub async fn verify(state: &AppState, req: &Request) -> HttpResult {
             code: &code,
             purpose: body.purpose,
             channel: body.channel,
-            kiosk_key,
+            kiosk: kiosk.as_ref(),
             new_password: new_password.as_ref(),
             step_up,
         },
@@ -147,15 +147,4 @@ pub async fn verify(state: &AppState, req: &Request) -> HttpResult {
 fn parse_phone(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
     PhoneNumber::parse(raw, state.config.phone_region)
         .map_err(|e| ApiError::field("phone_number", e))
-}
-
-/// The request's `X-Kiosk-Key`, which must be a registered kiosk's when sent.
-pub fn kiosk_key<'r>(state: &AppState, req: &'r Request) -> Result<Option<&'r str>, ApiError> {
-    match http::header(req, http::KIOSK_KEY) {
-        Some(key) if state.config.kiosk_keys.contains(key) => Ok(Some(key)),
-        Some(_) => Err(ApiError::Unauthorized(
-            "X-Kiosk-Key is not a registered kiosk key",
-        )),
-        None => Ok(None),
-    }
 }

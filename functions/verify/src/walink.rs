@@ -18,8 +18,6 @@ use qrcode::render::svg;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::code::kiosk_key;
-
 /// The header a poll proves it made the link with.
 const LINK_SECRET: &str = "x-link-secret";
 
@@ -31,9 +29,9 @@ struct CreateRequest {
 /// `{link_id, link_secret, wa_url, qr_svg, expires_at}`: the only answer that ever holds
 /// the secret and the text.
 pub async fn create(state: &AppState, req: &Request) -> HttpResult {
-    let kiosk_key = kiosk_key(state, req)?;
+    let kiosk = http::kiosk(state, req).await?;
     let body: CreateRequest = http::parse_json(req, state.config.max_body_bytes)?;
-    match (body.channel, kiosk_key) {
+    match (body.channel, &kiosk) {
         (Channel::Web, None) | (Channel::Kiosk, Some(_)) => {}
         (Channel::Kiosk, None) => {
             return Err(ApiError::Unauthorized(
@@ -58,7 +56,7 @@ pub async fn create(state: &AppState, req: &Request) -> HttpResult {
         state,
         LinkRequest {
             channel: body.channel,
-            kiosk_key,
+            kiosk: kiosk.as_ref(),
             address: &address,
             step_up: step_up.as_ref(),
         },
@@ -83,12 +81,13 @@ pub async fn create(state: &AppState, req: &Request) -> HttpResult {
 pub async fn poll(state: &AppState, req: &Request, params: &Params<'_>) -> HttpResult {
     let secret = http::header(req, LINK_SECRET)
         .ok_or(ApiError::Unauthorized("X-Link-Secret is required"))?;
+    let kiosk = http::kiosk(state, req).await?;
     let polled = walink::poll_link(
         state,
         Poll {
             link_id: params.get("link_id"),
             secret,
-            kiosk_key: kiosk_key(state, req)?,
+            kiosk: kiosk.as_ref(),
             token: http::session_token(req),
         },
     )

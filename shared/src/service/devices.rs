@@ -39,9 +39,13 @@ pub struct LoginView {
     pub issued_at: String,
     /// Written at most once per touch interval (an hour), like the session's expiry.
     pub last_used_at: String,
-    /// The fingerprint of the kiosk key that made a kiosk login.
+    /// The kiosk a kiosk login was made at (its id; for a kiosk login made before the
+    /// kiosk registry, the fingerprint of the kiosk's key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kiosk: Option<String>,
+    /// That kiosk's store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// The login that asks.
     pub current: bool,
 }
@@ -94,7 +98,8 @@ pub async fn list(state: &AppState, authed: &Authenticated) -> Result<Vec<LoginV
                 last_used_at: DateTime::<Utc>::from_timestamp_millis(mark.last_used)
                     .map(rfc3339)
                     .unwrap_or_default(),
-                kiosk: kiosk_of(&mark.group),
+                kiosk: entry.kiosk.or_else(|| kiosk_of(&mark.group)),
+                store: entry.store,
                 current: *id == authed.token_id,
             })
         })
@@ -105,7 +110,7 @@ pub async fn list(state: &AppState, authed: &Authenticated) -> Result<Vec<LoginV
 
 fn kiosk_of(group: &Group) -> Option<String> {
     match group {
-        // Logins stored before makers were recorded have no fingerprint.
+        // Logins stored before makers were recorded name no kiosk.
         Group::Kiosk(key) if !key.is_empty() => Some(key.clone()),
         _ => None,
     }

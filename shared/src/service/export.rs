@@ -70,6 +70,8 @@ pub async fn export(
             "whatsapp_username": customer.whatsapp_username,
         },
         "session": session.as_ref().map(views::stored_session),
+        // The stores whose kiosks the customer logged in at during that session.
+        "stores_visited": session.as_ref().map(views::stores_visited).unwrap_or_default(),
         "logins": logins,
         "messages": messages,
         "next_cursor": next,
@@ -91,13 +93,20 @@ async fn logins(store: &Store, session: &SessionItem) -> Result<Vec<Value>, Stor
                 }
                 _ => entry.last_used_at.clone(),
             };
-            json!({
+            let mut login = json!({
                 "login_id": login_id,
                 "channel": entry.channel,
                 "level": entry.level,
                 "issued_at": entry.issued_at,
                 "last_used_at": last_used,
-            })
+            });
+            // The kiosk and store a kiosk login was made at.
+            for (name, value) in [("kiosk", entry.kiosk), ("store", entry.store)] {
+                if let Some(value) = value {
+                    login[name] = json!(value);
+                }
+            }
+            login
         })
         .collect();
     logins.sort_by(|a, b| a["issued_at"].as_str().cmp(&b["issued_at"].as_str()));

@@ -6,6 +6,7 @@ use chrono::Utc;
 use crate::AppState;
 use crate::channel::Channel;
 use crate::guard::{self, Guard, GuardError, Tally};
+use crate::kiosks::Kiosk;
 use crate::logins::{Maker, NewLogin};
 use crate::model::LoginResponse;
 use crate::passwords::Password;
@@ -84,6 +85,8 @@ pub async fn open_channel(
         root: authed.root(),
         channel,
         level: authed.login.level,
+        // A token opening a channel is no kiosk's doing, whatever channel it names.
+        kiosk: None,
     };
     sessions::mint(state, &mint, &customer)
         .await?
@@ -134,33 +137,38 @@ impl From<StoreError> for HandoffError {
 
 /// A kiosk's attempt at redeeming a QR code, once its guessing limit has let it try.
 pub struct Handoff {
+    kiosk: Kiosk,
     tally: Tally,
     /// Epoch milliseconds.
     now: i64,
 }
 
 impl Handoff {
-    /// Checks the kiosk's guessing limit (per key and source address, with a ceiling per
-    /// key): five free failures, then a doubling lock. Plenty for a customer whose code
-    /// expired, far too few to guess a 160-bit code.
+    /// Checks the kiosk's guessing limit (per kiosk and source address, with a ceiling
+    /// per kiosk): five free failures, then a doubling lock. Plenty for a customer whose
+    /// code expired, far too few to guess a 160-bit code.
     pub async fn begin(
         state: &AppState,
-        kiosk_key: &str,
+        kiosk: &Kiosk,
         source: &str,
     ) -> Result<Self, HandoffError> {
-        let guard = Guard::qr_codes(kiosk_key, source);
+        let guard = Guard::qr_codes(&kiosk.id, source);
         let now = Utc::now().timestamp_millis();
         let buckets = state.store.buckets(guard.keys()).await?;
         let tally = guard.tally(buckets);
         if let Some(wait) = tally.retry_after(now) {
             return Err(GuardError::Locked(wait).into());
         }
-        Ok(Self { tally, now })
+        Ok(Self {
+            kiosk: kiosk.clone(),
+            tally,
+            now,
+        })
     }
 
     /// Consumes the code (of two kiosks racing for it, exactly one wins) and mints a
     /// kiosk login at password level on the code's session, from the login that made the
-    /// code (it falls when that login is signed out).
+    /// code (it falls when that login is signed out), recording the kiosk and its store.
     pub async fn redeem(self, state: &AppState, code: &str) -> Result<LoginResponse, HandoffError> {
         let grant = match QrToken::hash_of_presented(code) {
             Some(hash) => state.store.consume_qr(&hash, self.now / 1000).await?,
@@ -187,6 +195,7 @@ impl Handoff {
                 .unwrap_or(&grant.issuer_token_id),
             channel: Channel::Kiosk,
             level: Level::Password,
+            kiosk: Some(&self.kiosk),
         };
         // The code was good but its session ended, or its maker logged out, meanwhile.
         sessions::mint(state, &mint, &customer)

@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::channel::Channel;
 use crate::codes::{CODE_TTL_SECS, Code, Purpose, Sends, macs_match};
 use crate::identity::{self, WhatsappSender};
+use crate::kiosks::Kiosk;
 use crate::logins::{Maker, NewLogin};
 use crate::model::{LoginResponse, rfc3339};
 use crate::passwords::Password;
@@ -21,15 +22,15 @@ use crate::token::Level;
 /// Sends per hour from one address without a kiosk key (a web page): enough for a
 /// household behind one address, and a ceiling on pumping codes to many numbers.
 pub const SENDS_PER_ADDRESS_HOUR: u32 = 20;
-/// Sends per hour from one kiosk key: a busy store's counter.
+/// Sends per hour from one kiosk: a busy store's counter.
 pub const SENDS_PER_KIOSK_HOUR: u32 = 120;
 
 /// Who asks for a code: the limits are theirs as well as the phone's.
 pub enum Sender<'a> {
     /// A web page, by its address.
     Address(&'a str),
-    /// A registered kiosk, by its key.
-    Kiosk(&'a str),
+    /// A registered kiosk.
+    Kiosk(&'a Kiosk),
 }
 
 /// What a client is told after a send, whatever became of it.
@@ -120,10 +121,7 @@ async fn count_sender(state: &AppState, sender: &Sender<'_>, now: i64) -> Result
             format!("code#ip#{}", fingerprint(address)),
             SENDS_PER_ADDRESS_HOUR,
         ),
-        Sender::Kiosk(key) => (
-            format!("code#kiosk#{}", fingerprint(key)),
-            SENDS_PER_KIOSK_HOUR,
-        ),
+        Sender::Kiosk(kiosk) => (format!("code#kiosk#{}", kiosk.id), SENDS_PER_KIOSK_HOUR),
     };
     match state.store.count_this_hour(&window, cap, now).await? {
         Some(wait) => Err(SendError::TooMany(wait)),
@@ -136,9 +134,9 @@ pub struct Verification<'a> {
     pub phone: &'a PhoneNumber,
     pub code: &'a Code,
     pub purpose: Purpose,
-    /// `web`, or `kiosk` with the kiosk's key.
+    /// `web`, or `kiosk` with the kiosk (of the request's key).
     pub channel: Channel,
-    pub kiosk_key: Option<&'a str>,
+    pub kiosk: Option<&'a Kiosk>,
     /// `reset` only: the new password.
     pub new_password: Option<&'a Password>,
     /// `login` only: the login to step up instead of making a new one, with its token.
@@ -194,11 +192,10 @@ pub async fn verify_code(
     if !redeem_code(state, purpose, phone, code).await? {
         return Err(VerifyError::InvalidCode);
     }
-    let maker = match verification.kiosk_key {
-        Some(key) => Maker::Kiosk(fingerprint(key)),
-        None => Maker::Password,
+    let login = match verification.kiosk {
+        Some(kiosk) => NewLogin::at_kiosk(Level::Password, kiosk),
+        None => NewLogin::direct(verification.channel, Level::Password, Maker::Password),
     };
-    let login = NewLogin::direct(verification.channel, Level::Password, maker);
     match (purpose, verification.step_up, verification.new_password) {
         (Purpose::Login, Some((mut authed, token)), _) => {
             if let Some(user) = links_user {

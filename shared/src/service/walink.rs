@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::channel::Channel;
 use crate::codes::{LINK_TTL_SECS, LinkText};
+use crate::kiosks::Kiosk;
 use crate::logins::{Maker, NewLogin};
 use crate::model::LoginResponse;
 use crate::phone::PhoneNumber;
@@ -27,16 +28,17 @@ use crate::token::Level;
 /// Links per hour from one address without a kiosk key (a web page): a household behind
 /// one address, with reloads, and a ceiling on filling the table.
 pub const LINKS_PER_ADDRESS_HOUR: u32 = 30;
-/// Links per hour from one kiosk key: a busy store's counter.
+/// Links per hour from one kiosk: a busy store's counter.
 pub const LINKS_PER_KIOSK_HOUR: u32 = 120;
 /// Draws of a text whose link id was taken (55 bits: in practice never twice).
 const DRAWS: usize = 3;
 
 /// Who asks for a link, and what it is for.
 pub struct LinkRequest<'a> {
-    /// `web`, or `kiosk` with `kiosk_key`: the channel of the login it becomes.
+    /// `web`, or `kiosk` with `kiosk` (of the request's key): the channel of the login it
+    /// becomes.
     pub channel: Channel,
-    pub kiosk_key: Option<&'a str>,
+    pub kiosk: Option<&'a Kiosk>,
     /// The caller's address, for the limit of a page without a kiosk key.
     pub address: &'a str,
     /// A step-up link: the login it raises in place.
@@ -59,8 +61,9 @@ pub struct Poll<'a> {
     pub link_id: &'a str,
     /// `X-Link-Secret`.
     pub secret: &'a str,
-    /// `X-Kiosk-Key`: a kiosk link is collected by the kiosk that made it.
-    pub kiosk_key: Option<&'a str>,
+    /// The kiosk of `X-Kiosk-Key`: a kiosk link is collected by the kiosk that made it
+    /// (by its id: a rotation in between does not strand the link).
+    pub kiosk: Option<&'a Kiosk>,
     /// The session token: a step-up link is collected by the login it raises.
     pub token: Option<&'a str>,
 }
@@ -133,7 +136,7 @@ pub async fn create_link(
             link_id: text.link_id(key),
             secret_hash: secret_hash(link_secret.expose()),
             channel: request.channel.as_str().to_string(),
-            kiosk: request.kiosk_key.map(fingerprint),
+            kiosk: request.kiosk.map(|kiosk| kiosk.id.clone()),
             step_up: request
                 .step_up
                 .map(|authed| (authed.session.id().to_string(), authed.token_id.clone())),
@@ -160,11 +163,8 @@ async fn count_maker(
     request: &LinkRequest<'_>,
     now: i64,
 ) -> Result<(), LinkError> {
-    let (window, cap) = match request.kiosk_key {
-        Some(key) => (
-            format!("walink#kiosk#{}", fingerprint(key)),
-            LINKS_PER_KIOSK_HOUR,
-        ),
+    let (window, cap) = match request.kiosk {
+        Some(kiosk) => (format!("walink#kiosk#{}", kiosk.id), LINKS_PER_KIOSK_HOUR),
         None => (
             format!("walink#ip#{}", fingerprint(request.address)),
             LINKS_PER_ADDRESS_HOUR,
@@ -242,7 +242,7 @@ pub async fn poll_link(state: &AppState, poll: Poll<'_>) -> Result<Polled, LinkE
     // Whose link it is is checked before anything is used up: a poll with the wrong
     // credentials leaves the link to its maker.
     if let Some(made_by) = &link.link.kiosk
-        && poll.kiosk_key.map(fingerprint).as_ref() != Some(made_by)
+        && poll.kiosk.map(|kiosk| &kiosk.id) != Some(made_by)
     {
         return Err(LinkError::OtherKiosk);
     }
@@ -265,36 +265,37 @@ pub async fn poll_link(state: &AppState, poll: Poll<'_>) -> Result<Polled, LinkE
         // Another poll collected it a moment ago, or it expired meanwhile.
         return Err(LinkError::Gone);
     }
-    let login = collect(state, &link, sender, step_up, poll.token).await;
+    let login = collect(state, &link, sender, step_up, &poll).await;
     if matches!(&login, Err(e) if !matches!(e, LinkError::OtherPhone)) {
         state.store.unredeem_walink(poll.link_id, now).await;
     }
     login.map(|login| Polled::Login(Box::new(login)))
 }
 
-/// The login a redeemed link turns into.
+/// The login a redeemed link turns into: a kiosk link's is made at the polling kiosk (the
+/// one that made it, as checked).
 async fn collect(
     state: &AppState,
     link: &StoredLink,
     sender: String,
     step_up: Option<Authenticated>,
-    token: Option<&str>,
+    poll: &Poll<'_>,
 ) -> Result<LoginResponse, LinkError> {
     let phone = PhoneNumber::from_stored(sender);
-    if let (Some(mut authed), Some(token)) = (step_up, token) {
+    if let (Some(mut authed), Some(token)) = (step_up, poll.token) {
         if authed.session.phone != phone.as_str() {
             return Err(LinkError::OtherPhone);
         }
         sessions::step_up(state, &mut authed).await?;
         return Ok(sessions::stepped_up(state, &authed, token).await?);
     }
-    let (channel, maker) = match &link.link.kiosk {
-        Some(kiosk) => (Channel::Kiosk, Maker::Kiosk(kiosk.clone())),
-        None => (Channel::Web, Maker::Password),
+    let login = match (&link.link.kiosk, poll.kiosk) {
+        (Some(_), Some(kiosk)) => NewLogin::at_kiosk(Level::Password, kiosk),
+        (Some(_), None) => return Err(LinkError::OtherKiosk),
+        (None, _) => NewLogin::direct(Channel::Web, Level::Password, Maker::Password),
     };
     // A new login (not a step-up): its answer counts it (`metrics`).
-    crate::metrics::login_attempt(channel);
-    let login = NewLogin::direct(channel, Level::Password, maker);
+    crate::metrics::login_attempt(login.channel);
     Ok(sessions::phone_login(
         state,
         &phone,

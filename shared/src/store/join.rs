@@ -2,7 +2,9 @@
 //! per-phone lock, and the `phone-index` GSI.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 
 use super::schema::PHONE_INDEX;
 use super::transaction::{Outcome, Transaction};
@@ -25,6 +27,17 @@ pub struct JoinTerms<'a> {
     /// The login proves the phone (WhatsApp, a code, click-to-verify): it never joins the
     /// session of an unproven account, which it ends instead ([`Joined::Unproven`]).
     pub proven: bool,
+}
+
+/// What a join adds to the session.
+#[derive(Clone, Copy, Debug)]
+pub struct Entering<'a> {
+    /// The channel joining (recorded once, with when it first joined).
+    pub channel: Channel,
+    /// The login's token id and mark; none for the webhook, which issues no token.
+    pub token: Option<(&'a str, &'a LoginMark)>,
+    /// The store of the kiosk the login is made at, added to the session's `stores`.
+    pub store: Option<&'a str>,
 }
 
 /// The outcome of [`Store::join_session`].
@@ -111,16 +124,21 @@ impl Store {
     }
 
     /// Adds a login to a live session: its channel, its token (the webhook's logins have
-    /// none), a slid expiry, in one write that holds only while `terms` do.
+    /// none), its kiosk's store, a slid expiry, in one write that holds only while `terms`
+    /// do.
     pub async fn join_session(
         &self,
         session_id: &str,
-        channel: Channel,
-        token: Option<(&str, &LoginMark)>,
+        entering: Entering<'_>,
         terms: &JoinTerms<'_>,
         now: chrono::DateTime<chrono::Utc>,
         expires_at: i64,
     ) -> StoreResult<Joined> {
+        let Entering {
+            channel,
+            token,
+            store,
+        } = entering;
         let mut sets = "SET channels.#ch = if_not_exists(channels.#ch, :now), \
                         updated_at = :now, expires_at = :exp"
             .to_string();
@@ -163,6 +181,12 @@ impl Store {
                 " AND (attribute_not_exists(password_version) OR password_version <= :pv)",
             );
             request = request.expression_attribute_values(":pv", n(version));
+        }
+        if let Some(store) = store {
+            // A string set: a store visited again is in it once.
+            sets.push_str(" ADD stores :store");
+            request = request
+                .expression_attribute_values(":store", AttributeValue::Ss(vec![store.into()]));
         }
         let request = request
             .update_expression(sets)

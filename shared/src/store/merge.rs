@@ -132,7 +132,7 @@ impl Store {
     }
 
     /// Folds `fold.from` into `into` (as read): its message count, logins, SKUs, channels,
-    /// and the summary and cart decided by the caller, once. `false` when `into` changed
+    /// stores visited, and the summary and cart decided by the caller, once. `false` when `into` changed
     /// since it was read (read again and decide again), or has folded `from` already.
     pub async fn fold_session(&self, into: &SessionItem, fold: &Fold<'_>) -> StoreResult<bool> {
         let mut sets = vec![
@@ -181,12 +181,20 @@ impl Store {
                 serde_dynamo::to_attribute_value(cart).map_err(unexpected)?,
             );
         }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !fold.from.stores.is_empty() {
+            expression.push_str(" ADD stores :stores");
+            values.insert(
+                ":stores".into(),
+                AttributeValue::Ss(fold.from.stores.iter().cloned().collect()),
+            );
+        }
         let result = self
             .db
             .update_item()
             .table_name(&self.tables.sessions)
             .key("pk", s(into.id()))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(expression)
             // Decided on `into` as read: a write since (a newer summary or cart) decides
             // again; a fold already done is not done twice.
             .condition_expression(

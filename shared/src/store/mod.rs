@@ -1,7 +1,7 @@
 //! The DynamoDB store: item shapes, keys and conditional writes. Nothing above this
 //! module builds an attribute map or an expression.
 //!
-//! Three tables (declared in template.yaml, created locally from it):
+//! Four tables (declared in template.yaml, created locally from it):
 //! - customers: `phone#<e164>` holds the customer record (one phone, one customer);
 //!   `customer#<id>` claims the id so that two phones cannot share it.
 //! - sessions: `<session id>` holds a session with its logins' token hashes and its
@@ -16,6 +16,8 @@
 //! - messages: every chat message, keyed by session id and a time-ordered sort key: the
 //!   only copy of the history, so a session item's size does not grow with it; and each
 //!   customer's account events (`events#<customer id>`, 90 days; see `events`).
+//! - kiosks: the kiosk registry, one item per kiosk keyed by `kiosk_id` (its key's hash,
+//!   store, label; see `crate::kiosks`). Nothing personal: erasures never look there.
 
 mod changes;
 mod codes;
@@ -24,6 +26,7 @@ mod erasure;
 mod events;
 mod identities;
 mod join;
+mod kiosks;
 mod lockout;
 mod merge;
 mod messages;
@@ -54,7 +57,7 @@ pub use erasure::{
     user_items, whatsapp_claim_item,
 };
 pub use identities::UserRecords;
-pub use join::{CreateSession, JoinTerms, Joined};
+pub use join::{CreateSession, Entering, JoinTerms, Joined};
 pub use merge::{Fold, Rekeyed};
 pub(crate) use messages::sort_key;
 pub use qr::QrGrant;

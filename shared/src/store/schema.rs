@@ -1,8 +1,10 @@
 //! Names the code relies on in the tables' definitions. A test compares them with
 //! template.yaml, so code and template cannot drift apart silently.
 
-/// Partition key of every table.
+/// Partition key of the customers, sessions and messages tables.
 pub const PARTITION_KEY: &str = "pk";
+/// Partition key of the kiosks table: one item per kiosk, named by the operator.
+pub const KIOSK_KEY: &str = "kiosk_id";
 /// Sort key of the messages table.
 pub const SORT_KEY: &str = "sk";
 /// The sessions table's GSI: partition key `phone`, sort key `created_at`.
@@ -13,7 +15,8 @@ pub const PHONE_INDEX_PROJECTS: [&str; 2] = ["expires_at", "max_expires_at"];
 /// The TTL attribute (epoch seconds) of the sessions and messages tables.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
-/// template.yaml's logical ids of the three tables.
+/// template.yaml's logical ids of the four tables.
 pub const CUSTOMERS_RESOURCE: &str = "CustomersTable";
 pub const SESSIONS_RESOURCE: &str = "SessionsTable";
 pub const MESSAGES_RESOURCE: &str = "MessagesTable";
+pub const KIOSKS_RESOURCE: &str = "KiosksTable";

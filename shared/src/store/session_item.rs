@@ -2,7 +2,7 @@
 //! its memory (summary, SKUs, cart). Chat messages are not in it: the messages table holds
 //! them (see `messages`), so the item's size does not grow with the history.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,13 @@ pub struct TokenEntry {
     /// Written at most once per touch interval, like the session's expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<String>,
+    /// The kiosk a kiosk login was made at (its id), directly or by QR code; absent on
+    /// other logins and on kiosk logins made before the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kiosk: Option<String>,
+    /// That kiosk's store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 /// A session as stored.
@@ -114,6 +121,15 @@ pub struct SessionItem {
     /// The sessions merged into this one, so that a merge run again folds nothing twice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// The stores of the kiosks the customer logged in at during the session: a string
+    /// set, which each kiosk login `ADD`s to in the write that enters the session (absent
+    /// until the first; DynamoDB has no empty set).
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeSet::is_empty",
+        with = "serde_dynamo::string_set"
+    )]
+    pub stores: BTreeSet<String>,
 }
 
 impl SessionItem {

@@ -20,7 +20,7 @@ pub struct NewLink {
     pub secret_hash: String,
     /// `web` or `kiosk`: the channel of the login it becomes.
     pub channel: String,
-    /// The fingerprint of the kiosk key that made it (kiosk links).
+    /// The id of the kiosk that made it (kiosk links).
     pub kiosk: Option<String>,
     /// The login a step-up link raises: (session id, token id).
     pub step_up: Option<(String, String)>,

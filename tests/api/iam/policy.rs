@@ -250,7 +250,7 @@ struct Resolver {
 }
 
 impl Resolver {
-    /// The three tables, and every secret of `doc` (named by [`secret_arn`]). A new
+    /// The four tables, and every secret of `doc` (named by [`secret_arn`]). A new
     /// resource a function is granted (a topic) is added here with the name and ARN the
     /// tests give it.
     fn new(tables: &Tables, doc: &Value) -> Self {
@@ -264,6 +264,7 @@ impl Resolver {
             (schema::CUSTOMERS_RESOURCE, &tables.customers),
             (schema::SESSIONS_RESOURCE, &tables.sessions),
             (schema::MESSAGES_RESOURCE, &tables.messages),
+            (schema::KIOSKS_RESOURCE, &tables.kiosks),
         ] {
             refs.insert(id.to_string(), name.clone());
             arns.insert(id.to_string(), table_arn(name));
@@ -356,6 +357,7 @@ mod tests {
             customers: "c".into(),
             sessions: "s".into(),
             messages: "m".into(),
+            kiosks: "k".into(),
         }
     }
 

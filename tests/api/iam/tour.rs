@@ -34,6 +34,8 @@
 //!   Put, Delete and Update on customers, Put, Update and Delete on sessions) ← a new
 //!   phone number; with a reset code instead
 //!   `take_code_try` and `consume_code` (rare: UpdateItem, DeleteItem, covered above).
+//! - session, qr and verify: `kiosk_registry` (Scan on kiosks) ← every request with an
+//!   `X-Kiosk-Key` (the tour's registry is never fresh, so each one reads it).
 //! - session: `customer_by_phone`, `create_customer`, `live_session_by_phone`,
 //!   `create_session` ← a kiosk start for a new phone; `join_session` ← a kiosk start for
 //!   a known phone and a signed phone login; `authenticate` + `customer_of` +
@@ -103,6 +105,7 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use omnisession::config::Config;
+use omnisession::kiosks::CacheAges;
 use omnisession::model::limits;
 use omnisession_testkit::{Function, scope, setup};
 use serde_json::{Value, json};
@@ -117,7 +120,14 @@ use crate::helpers::*;
 async fn iam_policies_grant_exactly_what_the_functions_use() {
     let config = test_config();
     let iam = Iam::for_tables(&config.tables).recording_only();
-    let app = App::checked_by(iam.clone()).await;
+    // One state serves every function here, where each function has its own: a
+    // registry that is never fresh makes every kiosk request read it, as each function's
+    // first kiosk request does.
+    let always_stale = CacheAges {
+        max_age: std::time::Duration::ZERO,
+        miss_reload: std::time::Duration::ZERO,
+    };
+    let app = App::checked_by_with_ages(iam.clone(), always_stale).await;
 
     auth(&app).await;
     session(&app).await;
@@ -519,6 +529,20 @@ async fn verify(app: &App) {
         ))
         .await;
     assert_eq!(stepped.status, 200, "{:?}", stepped.body);
+    // A code sent and typed back at a kiosk: its key checked against the registry.
+    let at_kiosk = |name: &str, body: Value| {
+        with_header(
+            with_body(event(name), &body),
+            "x-kiosk-key",
+            &app.kiosk_key(),
+        )
+    };
+    let walk_in = unique_phone();
+    let body = json!({"phone_number": walk_in, "purpose": "login"});
+    assert_eq!(app.send(at_kiosk("auth-code-send", body)).await.status, 202);
+    let body = json!({"phone_number": walk_in, "code": app.last_code(&walk_in), "purpose": "login", "channel": "kiosk"});
+    let typed = app.send(at_kiosk("auth-code-verify", body)).await;
+    assert_eq!(typed.status, 200, "{:?}", typed.body);
 
     // A WhatsApp username customer proves a phone with a code: merged into it.
     let (owned, _) = app.new_customer().await;

@@ -6,6 +6,7 @@
 //!   OMNISESSION_PASSWORD=… omnisession-admin set-password +919876543210
 //!   omnisession-admin export --phone +919876543210 [--cursor …]   (JSON on stdout)
 //!   omnisession-admin erase --phone +919876543210
+//!   omnisession-admin kiosk add|list|revoke|rotate …   (see `kiosk::USAGE`)
 
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ use omnisession::passwords::{Password, Passwords};
 use omnisession::phone::PhoneNumber;
 use omnisession::service::{erasure, export};
 use omnisession::store::Store;
-use omnisession_admin::{import, tables};
+use omnisession_admin::{import, kiosk, tables};
 
 const USAGE: &str = "usage:
   omnisession-admin create-tables [--template template.yaml] [--recreate]
@@ -23,6 +24,11 @@ const USAGE: &str = "usage:
   omnisession-admin set-password <phone>   (password from OMNISESSION_PASSWORD or stdin)
   omnisession-admin export --phone <phone> [--cursor <next_cursor>]   (JSON on stdout)
   omnisession-admin erase --phone <phone>   (also finishes an erasure cut short)";
+
+/// Every command's usage, the kiosk registry's included.
+fn usage() -> String {
+    format!("{USAGE}\n{}", kiosk::USAGE)
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -132,7 +138,18 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             );
             Ok(())
         }
-        _ => Err(USAGE.into()),
+        Some("kiosk") => {
+            // Checked before anything is written.
+            let command = kiosk::parse(&args[1..])?;
+            kiosk::run(
+                &store,
+                command,
+                |name| std::env::var(name).ok(),
+                config.local_dev,
+            )
+            .await
+        }
+        _ => Err(usage()),
     }
 }
 

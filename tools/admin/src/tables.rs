@@ -73,6 +73,7 @@ pub fn configured_names(tables: &Tables) -> BTreeMap<String, String> {
             schema::MESSAGES_RESOURCE.to_string(),
             tables.messages.clone(),
         ),
+        (schema::KIOSKS_RESOURCE.to_string(), tables.kiosks.clone()),
     ])
 }
 

@@ -215,15 +215,14 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub fn new(states: BTreeMap<u32, AppState>, probe: Probe, events: Events) -> Result<Self> {
+    /// `kiosk_key`: the registered kiosk's key the kiosk requests carry.
+    pub fn new(
+        states: BTreeMap<u32, AppState>,
+        probe: Probe,
+        events: Events,
+        kiosk_key: String,
+    ) -> Result<Self> {
         let any = states.values().next().ok_or("no state")?;
-        let kiosk_key = any
-            .config
-            .kiosk_keys
-            .exposed()
-            .first()
-            .ok_or("KIOSK_KEYS is empty")?
-            .to_string();
         let SecretSource::Environment(secrets) = &any.config.secrets else {
             return Err("the bench reads its secrets from config/dev.env".into());
         };

@@ -106,6 +106,18 @@ async fn run(args: Args) -> Result<()> {
     let client = setup::client(&config, Some(probe.clone())).await;
     let replay_client = setup::client(&config, None).await;
     omnisession_testkit::setup::create_tables(&replay_client, &config).await?;
+    // The kiosk the kiosk requests come from, registered as seed.sh registers it.
+    let kiosk_key = env
+        .get("DEV_KIOSK_KEY")
+        .ok_or("config/dev.env has no DEV_KIOSK_KEY")?
+        .clone();
+    let registry = omnisession::store::Store::new(replay_client.clone(), config.tables.clone());
+    omnisession_testkit::setup::register_kiosk(
+        &registry,
+        omnisession_testkit::setup::DEV_KIOSK,
+        &kiosk_key,
+    )
+    .await?;
 
     // The handlers log one JSON line per request, as deployed (to stdout).
     omnisession::telemetry::init();
@@ -116,7 +128,7 @@ async fn run(args: Args) -> Result<()> {
             setup::state(&config, client.clone(), template.bcrypt_cost),
         ),
     ]);
-    let harness = Harness::new(states, probe, events::Events::load(&root)?)?;
+    let harness = Harness::new(states, probe, events::Events::load(&root)?, kiosk_key)?;
     let endpoints: Vec<Endpoint> = endpoints::all()
         .into_iter()
         .map(|mut e| {

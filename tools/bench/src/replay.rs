@@ -117,6 +117,23 @@ async fn send(client: &Client, input: &Input) -> Result<(), String> {
             .await
             .map(drop)
             .map_err(code),
+        Input::Scan(i) => client
+            .scan()
+            .set_table_name(i.table_name)
+            .set_index_name(i.index_name)
+            .set_limit(i.limit)
+            .set_consistent_read(i.consistent_read)
+            .set_segment(i.segment)
+            .set_total_segments(i.total_segments)
+            .set_exclusive_start_key(i.exclusive_start_key)
+            .set_projection_expression(i.projection_expression)
+            .set_filter_expression(i.filter_expression)
+            .set_expression_attribute_names(i.expression_attribute_names)
+            .set_expression_attribute_values(i.expression_attribute_values)
+            .send()
+            .await
+            .map(drop)
+            .map_err(code),
         Input::UpdateItem(i) => client
             .update_item()
             .set_table_name(i.table_name)
