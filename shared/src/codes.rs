@@ -84,8 +84,8 @@ pub fn macs_match(a: &str, b: &str) -> bool {
 }
 
 fn mac(key: &SecretString, parts: &[&str]) -> String {
-    // Any key length is valid for HMAC, so this cannot fail; an empty key (a function
-    // that has none configured) still gives a MAC nobody else can predict less easily.
+    // Any key length is valid for HMAC, so this cannot fail (the callers refuse to work
+    // without a key: `CODE_HMAC_KEY`).
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()) else {
         return String::new();
     };

@@ -191,12 +191,17 @@ impl Config {
                 )? as u64),
                 endpoint: get("SECRETS_MANAGER_ENDPOINT"),
             },
-            // Checked leniently here: outside local development `require_real_secrets`
-            // refuses secrets in environment variables altogether.
+            // Checked leniently here (shapes only, nothing required): outside local
+            // development `require_real_secrets` refuses secrets in environment variables
+            // altogether, and its error, not "set WHATSAPP_ACCESS_TOKEN", is the one a
+            // deployed function must print.
             None => SecretSource::Environment(
                 Secrets::read(
                     |name| get(name).map(|v| vault::split(&v)).unwrap_or_default(),
-                    SecretSource::rules(true, courier.is_some()),
+                    Rules {
+                        strict: false,
+                        courier: courier.is_some() && local_dev,
+                    },
                 )
                 .map_err(|err| match err {
                     ValueError::Missing(name) => ConfigError::Missing(name),
@@ -351,6 +356,12 @@ mod tests {
             ("CODE_HMAC_KEY", "real-code-hmac-key-0123456789abcdef"),
         ];
         let cfg = Config::from_lookup(lookup(&[&TABLES[..], &real[..]].concat())).unwrap();
+        let err = cfg.require_real_secrets().unwrap_err().to_string();
+        assert!(err.contains("SECRETS"), "{err}");
+        // The function that sends codes, deployed without SECRETS: told to name its
+        // secrets, not to put the access token into a variable.
+        let courier = [("WHATSAPP_PHONE_NUMBER_ID", "100000000000001")];
+        let cfg = Config::from_lookup(lookup(&[&TABLES[..], &courier[..]].concat())).unwrap();
         let err = cfg.require_real_secrets().unwrap_err().to_string();
         assert!(err.contains("SECRETS"), "{err}");
         let local = [&TABLES[..], &real[..], &[("OMNISESSION_LOCAL_DEV", "1")]].concat();

@@ -265,6 +265,7 @@ impl From<crate::service::proof::SendError> for ApiError {
         use crate::service::proof::SendError as E;
         match err {
             E::TooMany(seconds) => Self::TooManyCodes(seconds),
+            E::NoCodeKey => Self::NotConfigured(err.to_string()),
             E::Store(err) => err.into(),
         }
     }

@@ -46,6 +46,9 @@ pub enum SendError {
     /// The phone's or the sender's limit; seconds until a send is accepted again.
     #[error("too many codes sent; retry in {0} seconds")]
     TooMany(u64),
+    /// No code key: a code could be stored under no key a verify would find.
+    #[error("codes are not set up here: CODE_HMAC_KEY is not configured")]
+    NoCodeKey,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,12 +70,13 @@ where
     F: FnOnce(Code) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
+    // The current key stores; a verify also tries the previous one (a rotation).
+    let secrets = state.secrets().await;
+    let key = secrets.code_keys.current().ok_or(SendError::NoCodeKey)?;
     let now = Utc::now();
     let sends = admit(state, phone, &sender, now.timestamp_millis()).await?;
     let code = Code::draw();
-    let secrets = state.secrets().await;
-    let key = secrets.code_keys.current().cloned().unwrap_or_default();
-    let mac = code.mac(&key, purpose, phone.as_str());
+    let mac = code.mac(key, purpose, phone.as_str());
     state
         .store
         .put_code(purpose, phone.as_str(), &mac, now.timestamp())
@@ -236,16 +240,10 @@ pub async fn redeem_code(
     };
     // During a rotation a code may have been stored under the previous key.
     let secrets = state.secrets().await;
-    let matched = match secrets.code_keys.is_empty() {
-        true => macs_match(
-            &tried.mac,
-            &code.mac(&Default::default(), purpose, phone.as_str()),
-        ),
-        false => secrets
-            .code_keys
-            .iter()
-            .any(|key| macs_match(&tried.mac, &code.mac(key, purpose, phone.as_str()))),
-    };
+    let matched = secrets
+        .code_keys
+        .iter()
+        .any(|key| macs_match(&tried.mac, &code.mac(key, purpose, phone.as_str())));
     Ok(matched
         && state
             .store
