@@ -28,7 +28,8 @@ pub enum EventKind {
     Login,
     /// A login ended itself (`/auth/logout`, a local `/session/end`).
     Logout,
-    /// A login was ended from another login of the session (`DELETE /auth/sessions/{id}`).
+    /// A login was ended from another login of the session (`DELETE /auth/sessions/{id}`),
+    /// or by the operator revoking the kiosk that made it (`kiosk`, and no channel).
     Revocation,
     /// Every login ended at once (`/auth/logout-all`, a global `/session/end`).
     LogoutAll,
@@ -121,7 +122,12 @@ pub fn reset(channel: Channel) -> AccountEvent {
 /// Records `event` for `customer_id`. Never fails the request: a failure is logged (the
 /// kind and the error, nothing secret) and the caller goes on.
 pub async fn record(state: &AppState, customer_id: &str, event: AccountEvent) {
-    if let Err(err) = state.store.put_event(customer_id, &event).await {
+    record_in(&state.store, customer_id, event).await
+}
+
+/// [`record`], for a caller holding a store alone (an operator's command).
+pub async fn record_in(store: &crate::store::Store, customer_id: &str, event: AccountEvent) {
+    if let Err(err) = store.put_event(customer_id, &event).await {
         tracing::warn!(kind = ?event.kind, error = %err, "an account event was not recorded");
     }
 }

@@ -77,6 +77,18 @@ async fn start_at(app: &App, key: &str, phone: &str) -> Reply {
     app.send(req).await
 }
 
+/// A customer who signed up on the web, then had `typing` log them in by phone and handed
+/// their web login to `scanning` by QR code: their phone and those three logins.
+async fn met_at(app: &App, typing: &Added, scanning: &Added) -> (String, Reply, Reply, Reply) {
+    let (phone, web) = app.new_customer().await;
+    let typed = start_at(app, &typing.key, &phone).await;
+    assert_eq!(typed.status, 200, "{:?}", typed.body);
+    let code = app.qr_init(&web.token()).await.text("/qr_token").unwrap();
+    let handed = app.qr_verify(&code, &scanning.key).await;
+    assert_eq!(handed.status, 200, "{:?}", handed.body);
+    (phone, web, typed, handed)
+}
+
 /// A kiosk added by the operator that has just started a session for a phone on an app
 /// whose registry goes stale in [`SHORT`]: the kiosk, the app and the phone.
 async fn kiosk_at_work(label: &str) -> (Added, App, String) {
@@ -185,6 +197,135 @@ async fn a_revoked_kiosk_is_refused_once_the_registry_is_read_again() {
     let again = run_admin(&["kiosk", "revoke", &kiosk.id], &[]);
     assert!(again.ok, "{}", again.stderr);
     assert!(again.stdout.contains("already revoked"), "{}", again.stdout);
+}
+
+#[tokio::test]
+async fn revoking_a_kiosk_ends_the_logins_it_made_and_running_it_again_ends_the_later_ones() {
+    let kiosk = add_kiosk("Till whose key was stolen");
+    let app = App::new().await;
+    let other = register(&app, "Till next to it").await;
+    // What the kiosk's key made: a login by the typed phone, and a QR handoff from the
+    // customer's phone.
+    let (phone, web, typed, handed) = met_at(&app, &kiosk, &kiosk).await;
+    let elsewhere = start_at(&app, &other.key, &phone).await;
+    assert_eq!(elsewhere.status, 200, "{:?}", elsewhere.body);
+
+    let revoked = run_admin(&["kiosk", "revoke", &kiosk.id], &[]);
+    assert!(revoked.ok, "{}", revoked.stderr);
+    assert!(
+        revoked.stdout.contains("2 logins made at kiosk"),
+        "{}",
+        revoked.stdout
+    );
+    assert!(
+        revoked.stdout.contains("run `kiosk revoke"),
+        "{}",
+        revoked.stdout
+    );
+    // At once, not within a minute.
+    for token in [typed.token(), handed.token()] {
+        let refused = app.restore(&token).await;
+        assert_eq!(refused.status, 401, "{:?}", refused.body);
+    }
+    // The customer's own login, and another kiosk's, stand.
+    assert_eq!(app.restore(&web.token()).await.status, 200);
+    assert_eq!(app.restore(&elsewhere.token()).await.status, 200);
+
+    // This instance read the registry before the revocation and may take the key for up to
+    // a minute: what it makes meanwhile, the next run ends.
+    let late = start_at(&app, &kiosk.key, &phone).await;
+    assert_eq!(late.status, 200, "{:?}", late.body);
+    let again = run_admin(&["kiosk", "revoke", &kiosk.id], &[]);
+    assert!(again.ok, "{}", again.stderr);
+    assert!(again.stdout.contains("already revoked"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("1 login made at kiosk"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(app.restore(&late.token()).await.status, 401);
+    assert_eq!(app.restore(&web.token()).await.status, 200);
+
+    // The customer's history says which kiosk's logins were ended.
+    let export = app
+        .send(with_token(event("auth-me-export"), &web.token()))
+        .await;
+    assert_eq!(export.status, 200, "{:?}", export.body);
+    let ended: Vec<&Value> = export.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "revocation")
+        .collect();
+    assert_eq!(ended.len(), 3, "{ended:?}");
+    assert!(
+        ended.iter().all(|e| e["kiosk"] == kiosk.id.as_str()),
+        "{ended:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_key_is_never_registered_for_two_kiosks() {
+    let key = format!(
+        "moved-in-kiosk-key-{}",
+        hex::encode(rand::random::<[u8; 8]>())
+    );
+    let (first, second) = (unique("till"), unique("till"));
+    let add = |id: &str| {
+        run_admin(
+            &[
+                "kiosk",
+                "add",
+                "--store",
+                "s",
+                "--label",
+                "Moved in",
+                "--id",
+                id,
+                "--key-from-env",
+                "KEY",
+            ],
+            &[("KEY", &key)],
+        )
+    };
+    assert!(add(&first).ok);
+    // The same kiosk again changes nothing; another kiosk with its key is refused.
+    assert!(add(&first).ok);
+    let refused = add(&second);
+    assert!(!refused.ok, "{}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("registered already, to kiosk {first}")),
+        "{}",
+        refused.stderr
+    );
+    // A revoked kiosk's key is not given to another either.
+    assert!(run_admin(&["kiosk", "revoke", &first], &[]).ok);
+    let refused = add(&second);
+    assert!(!refused.ok, "{}", refused.stdout);
+    assert!(refused.stderr.contains("revoked"), "{}", refused.stderr);
+    assert!(!run_admin(&["kiosk", "list"], &[]).stdout.contains(&second));
+}
+
+#[tokio::test]
+async fn a_key_that_two_active_kiosks_share_anyway_is_refused_for_both() {
+    // As two operators adding one key at the same moment could leave the table.
+    let app = App::new().await;
+    let key = format!(
+        "shared-kiosk-key-{}",
+        hex::encode(rand::random::<[u8; 16]>())
+    );
+    for id in [unique("till"), unique("till")] {
+        setup::register_kiosk(&app.state.store, (&id, "s", "Twin"), &key)
+            .await
+            .expect("register a kiosk");
+    }
+    let refused = start_at(&app, &key, &unique_phone()).await;
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    // Other kiosks are unaffected.
+    let started = start_at(&app, &app.kiosk_key(), &unique_phone()).await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
 }
 
 #[tokio::test]
@@ -311,12 +452,7 @@ async fn kiosk_logins_name_their_kiosk_and_store_in_the_login_list_events_and_ex
         register(&app, "Till 3").await,
         register(&app, "Till 4").await,
     );
-    let (phone, web) = app.new_customer().await;
-    let typed = start_at(&app, &kiosk.key, &phone).await;
-    assert_eq!(typed.status, 200, "{:?}", typed.body);
-    let code = app.qr_init(&web.token()).await.text("/qr_token").unwrap();
-    let handed = app.qr_verify(&code, &handoff.key).await;
-    assert_eq!(handed.status, 200, "{:?}", handed.body);
+    let (_, web, typed, handed) = met_at(&app, &kiosk, &handoff).await;
 
     let logins = app
         .send(with_token(event("auth-sessions"), &web.token()))

@@ -1,7 +1,11 @@
 //! Self-service over one's own logins: listing the logins of my session (`GET
-//! /auth/sessions`) and ending one of them (`DELETE /auth/sessions/{login_id}`).
+//! /auth/sessions`) and ending one of them (`DELETE /auth/sessions/{login_id}`); and the
+//! operator's counterpart, ending every login a revoked kiosk made (`kiosk revoke`).
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 
 use crate::AppState;
@@ -10,7 +14,7 @@ use crate::events::{self, AccountEvent, EventKind};
 use crate::logins::{self, Group};
 use crate::model::rfc3339;
 use crate::sessions::{Authenticated, SessionError};
-use crate::store::{StoreError, StoredLogin, TokenEntry};
+use crate::store::{SessionItem, Store, StoreError, StoredLogin, TokenEntry};
 use crate::token::Level;
 
 /// Why a login could not be ended.
@@ -132,14 +136,89 @@ pub async fn end(
     let event = AccountEvent::new(EventKind::Revocation)
         .on(authed.login.channel)
         .of_login(login_id, Some(mark));
-    // The record beside the revocation: one round trip.
-    let (ended, ()) = tokio::join!(
-        state.store.revoke_token(authed.session.id(), login_id),
-        events::record(state, &authed.session.customer_id, event),
-    );
-    if !ended? {
+    if !end_standing(&state.store, &authed.session, login_id, event).await? {
         // Ended meanwhile (a logout, an eviction): it is gone either way.
         return Err(DevicesError::UnknownLogin);
     }
     Ok(())
+}
+
+/// Ends the login `login_id` standing in `session`, recording `event` for the session's
+/// customer beside it (one round trip): its token stops working at once, and the logins
+/// minted from it fall with it. `false` if it had ended meanwhile.
+async fn end_standing(
+    store: &Store,
+    session: &SessionItem,
+    login_id: &str,
+    event: AccountEvent,
+) -> Result<bool, StoreError> {
+    let (ended, ()) = tokio::join!(
+        store.revoke_token(session.id(), login_id),
+        events::record_in(store, &session.customer_id, event),
+    );
+    ended
+}
+
+/// Sessions whose kiosk logins [`end_kiosk_logins`] ends at once.
+const PARALLEL_SESSIONS: usize = 8;
+
+/// Ends every standing login that the kiosk `kiosk_id` made, each as `DELETE
+/// /auth/sessions/{login_id}` ends one, with a `Revocation` event naming the kiosk: what
+/// `omnisession-admin kiosk revoke` does once the kiosk's key is revoked, so that tokens
+/// made with a stolen key die with it. Returns how many it ended; logins ended already, and
+/// those of expired sessions, are left alone, so running it again ends only what was made
+/// since.
+pub async fn end_kiosk_logins(store: &Store, kiosk_id: &str) -> Result<usize, StoreError> {
+    let mut by_session: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (issued_in, login_id) in store.kiosk_logins(kiosk_id).await? {
+        by_session.entry(issued_in).or_default().push(login_id);
+    }
+    stream::iter(by_session)
+        .map(|(issued_in, login_ids)| end_in_session(store, kiosk_id, issued_in, login_ids))
+        .buffer_unordered(PARALLEL_SESSIONS)
+        .try_fold(0, |total, ended| async move { Ok(total + ended) })
+        .await
+}
+
+/// Ends those of `login_ids` (issued in the session `issued_in`, made by the kiosk
+/// `kiosk_id`) that still stand; how many.
+async fn end_in_session(
+    store: &Store,
+    kiosk_id: &str,
+    issued_in: String,
+    login_ids: Vec<String>,
+) -> Result<usize, StoreError> {
+    let Some(session) = live_session(store, &issued_in).await? else {
+        return Ok(0);
+    };
+    let marks = session.logins();
+    let mut ended = 0;
+    for login_id in login_ids {
+        let Some(mark) = marks
+            .get(&login_id)
+            .filter(|mark| logins::stands(&login_id, mark, &marks))
+        else {
+            continue;
+        };
+        let mut event = AccountEvent::new(EventKind::Revocation).of_login(&login_id, Some(mark));
+        // A QR handoff's login is minted from the phone's: its mark names no kiosk.
+        event.kiosk = Some(kiosk_id.to_string());
+        if end_standing(store, &session, &login_id, event).await? {
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// The live session where the logins issued in `issued_in` stand: that one, or the one it
+/// was merged into (as `sessions::authenticate` finds it).
+async fn live_session(store: &Store, issued_in: &str) -> Result<Option<SessionItem>, StoreError> {
+    let session = match store.session(issued_in).await? {
+        Some(SessionItem {
+            merged_into: Some(target),
+            ..
+        }) => store.session(&target).await?,
+        session => session,
+    };
+    Ok(session.filter(|s| s.expires_at > Utc::now().timestamp() && s.merged_into.is_none()))
 }

@@ -22,8 +22,6 @@ use crate::model::ChatMessage;
 const BATCH_ATTEMPTS: u32 = 6;
 /// `BatchWriteItem` calls in flight at once: 5 000 messages are 200 batches.
 const PARALLEL_BATCHES: usize = 16;
-/// Scan segments read at once by a sweep.
-const SCAN_SEGMENTS: i32 = 4;
 
 /// Which table an item is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -233,43 +231,13 @@ impl Store {
             add(user, &["whatsapp_user_id"]);
         }
         let filter = terms.join(" OR ");
-        let name = self.table_name(table);
         let key_attributes = if table == Table::Messages {
             "pk, sk"
         } else {
             "pk"
         };
-        let segments = (0..SCAN_SEGMENTS).map(|segment| {
-            let values = values.clone();
-            let filter = filter.clone();
-            async move {
-                let mut keys = Vec::new();
-                let mut start = None;
-                loop {
-                    let page = self
-                        .db
-                        .scan()
-                        .table_name(name)
-                        .segment(segment)
-                        .total_segments(SCAN_SEGMENTS)
-                        .filter_expression(&filter)
-                        .set_expression_attribute_values(Some(values.clone()))
-                        .projection_expression(key_attributes)
-                        .consistent_read(true)
-                        .set_exclusive_start_key(start)
-                        .send()
-                        .await
-                        .map_err(classify)?;
-                    keys.extend(page.items.unwrap_or_default());
-                    start = page.last_evaluated_key;
-                    if start.is_none() {
-                        return Ok::<_, StoreError>(keys);
-                    }
-                }
-            }
-        });
-        let found: Vec<Vec<Item>> = futures::future::try_join_all(segments).await?;
-        Ok(found.into_iter().flatten().collect())
+        self.scan_filtered(self.table_name(table), &filter, values, key_attributes)
+            .await
     }
 
     /// The logins standing in `session`, each with its own item (where it was issued: this

@@ -33,6 +33,7 @@ mod messages;
 mod qr;
 mod renumber;
 mod revisions;
+mod scan;
 pub mod schema;
 mod session_item;
 mod tokens;
@@ -74,7 +75,9 @@ pub struct Store {
     tables: Tables,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// `Clone`: the kiosk registry's cache hands one failed read's error to every request
+/// that waited for that read.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// Throttled, timed out or unreachable after the SDK's retries: the client should
     /// retry later (503).

@@ -12,8 +12,11 @@ use super::{
     n, retry_conflicts, s, unexpected,
 };
 
+/// What a login's own item key starts with.
+const LOGIN_PREFIX: &str = "login#";
+
 pub(super) fn login_key(session_id: &str, token_id: &str) -> String {
-    format!("login#{session_id}#{token_id}")
+    format!("{LOGIN_PREFIX}{session_id}#{token_id}")
 }
 
 impl Store {
@@ -212,5 +215,33 @@ impl Store {
         let result = retry_conflicts(|| request.clone().send()).await;
         if_condition_held(result)?;
         Ok(())
+    }
+
+    /// The logins the kiosk `kiosk_id` made (by a typed phone, a code, a link or a QR
+    /// handoff), by (session issued in, token id), ended or not: a filtered `Scan` of the
+    /// whole sessions table, for `omnisession-admin kiosk revoke` alone. Nothing else finds
+    /// logins by kiosk, and an index for one rare operator command would cost every login
+    /// write; the functions are granted no `Scan` of this table for it.
+    pub async fn kiosk_logins(&self, kiosk_id: &str) -> StoreResult<Vec<(String, String)>> {
+        let values = HashMap::from([
+            (":login".to_string(), s(LOGIN_PREFIX)),
+            (":kiosk".to_string(), s(kiosk_id)),
+        ]);
+        let items = self
+            .scan_filtered(
+                &self.tables.sessions,
+                "begins_with(pk, :login) AND kiosk = :kiosk",
+                values,
+                "pk",
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| item.get("pk")?.as_s().ok())
+            .filter_map(|pk| {
+                let (session_id, token_id) = pk.strip_prefix(LOGIN_PREFIX)?.split_once('#')?;
+                Some((session_id.to_string(), token_id.to_string()))
+            })
+            .collect())
     }
 }

@@ -3,12 +3,14 @@
 //! that makes it (notes go to stderr, so `KEY=$(… kiosk add …)` captures the key alone);
 //! the table keeps only its hash, and `list` never shows either. Every write is
 //! conditional: two operators working on one kiosk at once get an error, never a key
-//! that silently does not work.
+//! that silently does not work. A key serves one kiosk: `add` and `rotate` refuse a key
+//! registered already. `revoke` also ends the logins the kiosk made.
 
-use chrono::Utc;
-use omnisession::kiosks::{self, KioskRecord, MAX_KEY_CHARS, MIN_GIVEN_KEY_CHARS};
+use chrono::{DateTime, TimeDelta, Utc};
+use omnisession::kiosks::{self, CacheAges, KioskRecord, MAX_KEY_CHARS, MIN_GIVEN_KEY_CHARS};
 use omnisession::model::rfc3339;
 use omnisession::secrets::SecretString;
+use omnisession::service::devices;
 use omnisession::store::Store;
 
 pub const USAGE: &str =
@@ -16,7 +18,8 @@ pub const USAGE: &str =
       (prints the new key once; --key-from-env <VAR> registers the key held in $VAR
       instead: for the development kiosk, or moving a kiosk's existing key in)
   omnisession-admin kiosk list
-  omnisession-admin kiosk revoke <kiosk_id>
+  omnisession-admin kiosk revoke <kiosk_id>   (also ends the logins it made; run it
+      again a minute later to end those made while instances still took the key)
   omnisession-admin kiosk rotate <kiosk_id>   (prints the new key once)";
 
 /// A `kiosk` command, checked.
@@ -159,6 +162,18 @@ async fn add(
 ) -> Result<(), String> {
     let generated = given.is_none();
     let key = given.unwrap_or_else(kiosks::generate_key);
+    if let Some(holder) = holder_of(store, &kiosks::key_hash(key.expose()), id.as_deref()).await? {
+        return Err(format!(
+            "this key is registered already, to kiosk {} ({}): one key serves one kiosk{}",
+            holder.kiosk_id,
+            describe(&holder),
+            if holder.is_active() {
+                "; give this kiosk a key of its own (leave out --key-from-env to have one made)"
+            } else {
+                ", and a revoked kiosk's key is never used again"
+            }
+        ));
+    }
     let draws = if id.is_some() { 1 } else { DRAWS };
     for _ in 0..draws {
         let kiosk_id = id.clone().unwrap_or_else(kiosks::generate_id);
@@ -211,6 +226,22 @@ async fn add(
     Err("the generated kiosk ids kept colliding; run again or give --id".into())
 }
 
+/// The kiosk other than `id` whose key hashes to `hash`, active or revoked. One `Scan`
+/// of the small kiosks table, not a `hash#…` guard item in a transaction: two operators
+/// registering one key at the same moment could both pass it, and then the functions
+/// refuse that key for both kiosks (and log it) rather than trust either, which is safe
+/// enough for an operator's tool and keeps the table one item per kiosk.
+async fn holder_of(
+    store: &Store,
+    hash: &str,
+    id: Option<&str>,
+) -> Result<Option<KioskRecord>, String> {
+    let records = store.kiosk_registry().await.map_err(|e| e.to_string())?;
+    Ok(records
+        .into_iter()
+        .find(|r| r.key_hash == hash && Some(r.kiosk_id.as_str()) != id))
+}
+
 async fn list(store: &Store) -> Result<(), String> {
     let mut records = store.kiosk_registry().await.map_err(|e| e.to_string())?;
     records.sort_by(|a, b| (&a.store, &a.kiosk_id).cmp(&(&b.store, &b.kiosk_id)));
@@ -238,29 +269,54 @@ async fn list(store: &Store) -> Result<(), String> {
     Ok(())
 }
 
+/// How long after a revocation a function instance may still take the key: its registry
+/// may be [`CacheAges::max_age`] old, and a request it let in may run to the functions'
+/// timeout (10 s) before its login is written.
+const KEY_TAKEN_UNTIL: TimeDelta =
+    TimeDelta::seconds(CacheAges::DEFAULT.max_age.as_secs() as i64 + 10);
+
+/// Revokes the kiosk (if it is not revoked already), then ends the logins it made: each
+/// run ends those made since the last.
 async fn revoke(store: &Store, id: &str) -> Result<(), String> {
-    let now = rfc3339(Utc::now());
-    if store
-        .revoke_kiosk(id, &now)
+    let now = Utc::now();
+    let revoked_at = if store
+        .revoke_kiosk(id, &rfc3339(now))
         .await
         .map_err(|e| e.to_string())?
     {
         println!(
-            "kiosk {id} revoked at {now}: its key is refused everywhere within a minute \
-             (the functions read the registry again at least once a minute)"
+            "kiosk {id} revoked at {}: its key is refused everywhere within a minute \
+             (the functions read the registry again at least once a minute)",
+            rfc3339(now)
         );
-        return Ok(());
-    }
-    match store.kiosk(id).await.map_err(|e| e.to_string())? {
-        Some(KioskRecord {
-            revoked_at: Some(at),
-            ..
-        }) => {
-            println!("kiosk {id} was already revoked at {at}; nothing changed");
-            Ok(())
+        now
+    } else {
+        match store.kiosk(id).await.map_err(|e| e.to_string())? {
+            Some(KioskRecord {
+                revoked_at: Some(at),
+                ..
+            }) => {
+                println!("kiosk {id} was already revoked at {at}; ending its logins again");
+                // A time this tool did not write: if it cannot be read, remind anyway.
+                DateTime::parse_from_rfc3339(&at).map_or(now, |at| at.to_utc())
+            }
+            _ => return Err(format!("no kiosk has id {id} (see `kiosk list`)")),
         }
-        _ => Err(format!("no kiosk has id {id} (see `kiosk list`)")),
+    };
+    let ended = devices::end_kiosk_logins(store, id).await.map_err(|e| {
+        format!("kiosk {id} is revoked, but ending its logins failed ({e}); run again")
+    })?;
+    let logins = if ended == 1 { "login" } else { "logins" };
+    println!("{ended} {logins} made at kiosk {id} ended");
+    let until = revoked_at + KEY_TAKEN_UNTIL;
+    if Utc::now() < until {
+        println!(
+            "instances may take its key until {}: run `kiosk revoke {id}` again after then, \
+             to end the logins made meanwhile",
+            rfc3339(until)
+        );
     }
+    Ok(())
 }
 
 async fn rotate(store: &Store, id: &str) -> Result<(), String> {
@@ -275,14 +331,18 @@ async fn rotate(store: &Store, id: &str) -> Result<(), String> {
         ));
     }
     let key = kiosks::generate_key();
+    let new_hash = kiosks::key_hash(key.expose());
+    // 256 random bits never collide; were the table's copy of another key ever to match,
+    // the registry would refuse the key for both kiosks.
+    if let Some(holder) = holder_of(store, &new_hash, Some(id)).await? {
+        return Err(format!(
+            "the new key is registered already, to kiosk {}; nothing was changed, run again",
+            holder.kiosk_id
+        ));
+    }
     let now = rfc3339(Utc::now());
     let rotated = store
-        .rotate_kiosk(
-            id,
-            &existing.key_hash,
-            &kiosks::key_hash(key.expose()),
-            &now,
-        )
+        .rotate_kiosk(id, &existing.key_hash, &new_hash, &now)
         .await
         .map_err(|e| e.to_string())?;
     if !rotated {
