@@ -17,7 +17,7 @@ PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PA
 DDB_PORT=${BENCH_DDB_PORT:-8104}
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 export CARGO_TARGET_DIR=$TARGET_DIR
-FUNCTIONS=(session auth qr sales-memory whatsapp)
+FUNCTIONS=(session auth qr sales-memory whatsapp verify)
 packages=()
 for f in "${FUNCTIONS[@]}"; do packages+=(--package "$f"); done
 

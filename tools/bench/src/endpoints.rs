@@ -8,6 +8,7 @@ use omnisession::AppState;
 use omnisession::config::SecretSource;
 use omnisession::model::limits;
 use omnisession::secrets::{SecretString, hub_signature, timed_payload};
+use omnisession::sessions;
 use omnisession_testkit::probe::Probe;
 use omnisession_testkit::{Function, Reply, unique_phone, wamid};
 use serde_json::{Value, json};
@@ -352,6 +353,16 @@ impl Harness {
             token: signup.text("/session_token")?,
             session_id: signup.text("/session/session_id")?,
         };
+        // A signup is unproven, and a WhatsApp login would take it over (its password and
+        // session go): proven from its own session first, as a code sent with its token
+        // proves it.
+        let state = self.state(cost);
+        let mut signed_up = sessions::authenticate(state, Some(&fixture.token))
+            .await
+            .map_err(|e| format!("the fixture's token: {e}"))?;
+        sessions::step_up(state, &mut signed_up)
+            .await
+            .map_err(|e| format!("proving the fixture's phone: {e}"))?;
         if endpoint.full {
             self.fill(endpoint, &fixture).await?;
         } else if endpoint.function == Function::SalesMemory {
@@ -506,7 +517,12 @@ impl Harness {
             WebhookHandshake => self.event("webhooks-whatsapp-get"),
             CodeSend => {
                 let body = json!({"phone_number": unique_phone(), "purpose": "login"}).to_string();
-                self.event("auth-code-send").body(&body)
+                // Each from an address of its own: an address may send 20 codes an hour.
+                let n = self
+                    .sequence
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let ip = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+                self.event("auth-code-send").body(&body).source_ip(&ip)
             }
         };
         Ok(event)

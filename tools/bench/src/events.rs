@@ -69,6 +69,12 @@ impl Event {
         self
     }
 
+    /// The caller's address, as API Gateway gives it (`requestContext.http.sourceIp`).
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.0["requestContext"]["http"]["sourceIp"] = Value::String(ip.to_string());
+        self
+    }
+
     pub fn token(self, token: &str) -> Self {
         self.header("x-session-token", token)
     }
