@@ -76,11 +76,6 @@ impl KeyRing {
     pub fn into_values(self) -> Vec<SecretString> {
         self.0
     }
-
-    /// The keys themselves, for configuration checks only.
-    pub fn exposed(&self) -> Vec<&str> {
-        self.0.iter().map(SecretString::expose).collect()
-    }
 }
 
 /// Checks `X-Hub-Signature-256` against every app secret of the ring (two during a

@@ -78,13 +78,8 @@ impl Store {
     /// The keys of every message of a session (and their WhatsApp ids), read consistently.
     pub async fn message_keys(&self, session_id: &str) -> StoreResult<Vec<MessageKey>> {
         let query = self
-            .db
-            .query()
-            .table_name(&self.tables.messages)
-            .key_condition_expression("pk = :sid")
-            .expression_attribute_values(":sid", s(session_id))
-            .projection_expression("sk, wamid")
-            .consistent_read(true);
+            .session_messages(session_id)
+            .projection_expression("sk, wamid");
         Ok(query_all(query)
             .await?
             .iter()
@@ -109,12 +104,7 @@ impl Store {
             HashMap::from([("pk".to_string(), s(session_id)), ("sk".to_string(), s(sk))])
         });
         let page = self
-            .db
-            .query()
-            .table_name(&self.tables.messages)
-            .key_condition_expression("pk = :sid")
-            .expression_attribute_values(":sid", s(session_id))
-            .consistent_read(true)
+            .session_messages(session_id)
             .limit(limit.clamp(1, 1000) as i32)
             .set_exclusive_start_key(start)
             .send()

@@ -73,14 +73,7 @@ impl Store {
 
     /// Every message item of a session, oldest first, as stored.
     pub async fn message_items(&self, session_id: &str) -> StoreResult<Vec<Item>> {
-        let query = self
-            .db
-            .query()
-            .table_name(&self.tables.messages)
-            .key_condition_expression("pk = :sid")
-            .expression_attribute_values(":sid", s(session_id))
-            .consistent_read(true);
-        query_all(query).await
+        query_all(self.session_messages(session_id)).await
     }
 
     /// Writes `items` (another session's messages) into session `into` under their own

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
@@ -53,6 +54,17 @@ impl super::Store {
         Ok(())
     }
 
+    /// A consistent query of a session's messages (its chat history), oldest first: every
+    /// read of a history starts here and adds its order, projection or limit.
+    pub(super) fn session_messages(&self, session_id: &str) -> QueryFluentBuilder {
+        self.db
+            .query()
+            .table_name(&self.tables.messages)
+            .key_condition_expression("pk = :sid")
+            .expression_attribute_values(":sid", AttributeValue::S(session_id.to_string()))
+            .consistent_read(true)
+    }
+
     /// The last `limit` messages of a session, oldest first.
     pub async fn last_messages(
         &self,
@@ -60,13 +72,8 @@ impl super::Store {
         limit: usize,
     ) -> StoreResult<Vec<ChatMessage>> {
         let out = self
-            .db
-            .query()
-            .table_name(&self.tables.messages)
-            .key_condition_expression("pk = :sid")
-            .expression_attribute_values(":sid", AttributeValue::S(session_id.to_string()))
+            .session_messages(session_id)
             .scan_index_forward(false)
-            .consistent_read(true)
             .limit(limit.clamp(1, 1000) as i32)
             .send()
             .await
